@@ -1,0 +1,638 @@
+package blocklist
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The fields of an order, in every format.
+const (
+	fieldID = iota
+	fieldCountries
+	fieldTarget
+	fieldAction
+	fieldAuthority
+	fieldReference
+	fieldNotice
+	fieldReason
+	fieldStart
+	fieldEnd
+	numFields
+)
+
+var fieldNames = [numFields]string{"id", "countries", "target", "action", "authority", "reference", "notice", "reason", "start", "end"}
+
+func fieldIndex(name string) int {
+	for i, n := range fieldNames {
+		if strings.EqualFold(n, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+const (
+	maxIDLen     = 256
+	maxTargetLen = 4096
+	maxTextLen   = 4096
+)
+
+// row is one order as read from a file, before validation: trimmed text per field.
+type row struct {
+	val   [numFields]string
+	line  [numFields]int // CSV: line of each field, since quoted fields may span lines
+	start int            // line where the row or object starts
+	index int            // JSON array element, or -1
+	// broken is set when the reader already reported a problem with the row: it is still
+	// validated, for the report, but never added.
+	broken bool
+}
+
+// rawTerms identifies the shared part of a row by its text, so that rows repeating a decision
+// are not validated again.
+type rawTerms struct {
+	countries, action, authority, reference, notice, reason, start, end string
+}
+
+// termsKey identifies terms by value, so that "RU|BY" and "by ru" share one entry.
+type termsKey struct {
+	countries                            string
+	action                               Action
+	both                                 bool
+	rate                                 int64
+	authority, reference, notice, reason string
+	start, end                           instant
+}
+
+type instant struct {
+	sec  int64
+	nsec int32
+}
+
+func instantOf(t time.Time) instant {
+	if t.IsZero() {
+		return instant{}
+	}
+	return instant{t.Unix(), int32(t.Nanosecond())}
+}
+
+// position is where an order was read: file index and line.
+type position struct {
+	file uint16
+	line uint32
+}
+
+// builder validates orders from any number of files into the register's compact form. It
+// keeps going after errors so that all of them are reported, but a builder with errors
+// never produces a register.
+type builder struct {
+	patterns *Patterns
+	hosts    map[string]bool
+	errs     errorList
+
+	files     []string
+	fileIndex map[string]uint16
+	skipped   int
+	entries   []entry
+	terms     []terms
+	ids       strings.Builder
+	vals      strings.Builder
+
+	byRaw   map[rawTerms]uint32
+	byValue map[termsKey]uint32
+	seen    map[string]position // id -> first occurrence
+	rowErrs []*Error            // the problems of the row being read
+}
+
+func newBuilder(opts Options, sizeHint int) (*builder, error) {
+	b := &builder{
+		patterns: opts.Patterns,
+		byRaw:    make(map[rawTerms]uint32),
+		byValue:  make(map[termsKey]uint32),
+		seen:     make(map[string]position, sizeHint),
+
+		fileIndex: make(map[string]uint16),
+	}
+	if b.patterns == nil {
+		b.patterns = DefaultPatterns()
+	}
+	if len(opts.Hosts) > 0 {
+		b.hosts = make(map[string]bool, len(opts.Hosts))
+		for _, h := range opts.Hosts {
+			n, err := normalizeHost(h)
+			if err != nil {
+				return nil, err
+			}
+			b.hosts[n] = true
+		}
+	}
+	if sizeHint > 0 {
+		b.entries = make([]entry, 0, sizeHint)
+	}
+	return b, nil
+}
+
+// normalizeHost turns a configured host into the form URL hosts are compared in: lower-case,
+// without port or trailing dot. Hosts are compared exactly, never as substrings, so "t.co"
+// does not cover "microsoft.com" or "evilt.co".
+func normalizeHost(h string) (string, error) {
+	s := strings.ToLower(strings.TrimSpace(h))
+	if host, _, err := net.SplitHostPort(s); err == nil {
+		s = host
+	}
+	s = strings.TrimSuffix(strings.Trim(s, "[]"), ".")
+	if s == "" || strings.ContainsAny(s, "/?#@ *\\") || !utf8.ValidString(s) {
+		return "", fmt.Errorf("hosts: invalid host %q", h)
+	}
+	return s, nil
+}
+
+func (b *builder) addFile(name string) (uint16, error) {
+	if len(b.files) >= math.MaxUint16 {
+		return 0, errors.New("too many register files")
+	}
+	b.files = append(b.files, name)
+	fi := uint16(len(b.files) - 1)
+	b.fileIndex[name] = fi
+	return fi, nil
+}
+
+// full reports whether the shared strings could overflow the index's 32-bit offsets.
+func (b *builder) full() bool {
+	return b.ids.Len() > math.MaxUint32-maxIDLen || b.vals.Len() > math.MaxUint32-maxTargetLen
+}
+
+func (b *builder) where(p position) string {
+	if p.line == 0 {
+		return b.files[p.file]
+	}
+	return fmt.Sprintf("%s:%d", b.files[p.file], p.line)
+}
+
+var errRequired = errors.New("required field is empty")
+
+// addRow validates one row from file and, if it is good, adds it.
+func (b *builder) addRow(file uint16, r *row) {
+	b.rowErrs = b.rowErrs[:0]
+	fail := func(f int, err error) {
+		b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+	}
+	defer b.flushRowErrors()
+
+	id := r.val[fieldID]
+	if err := checkID(id); err != nil {
+		fail(fieldID, err)
+	}
+	kind, value, skip, err := b.parseTarget(r.val[fieldTarget])
+	if err != nil {
+		fail(fieldTarget, err)
+	}
+	ti, termsOK := b.rowTerms(file, r)
+
+	pos := position{file, uint32(r.start)}
+	if b.full() {
+		fail(fieldID, errors.New("register too large"))
+		return
+	}
+	if id == "" || len(id) > maxIDLen {
+		return
+	}
+	if first, dup := b.seen[id]; dup {
+		fail(fieldID, fmt.Errorf("duplicate id %q (also at %s)", id, b.where(first)))
+		return
+	}
+	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
+		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
+			b.skipped++
+		}
+		b.seen[strings.Clone(id)] = pos
+		return
+	}
+	// The seen map's key is the register's own copy of the id, so rows are not pinned.
+	off := b.ids.Len()
+	b.ids.WriteString(id)
+	b.seen[b.ids.String()[off:]] = pos
+	b.addEntry(uint32(off), uint16(len(id)), kind, value, ti, pos)
+}
+
+// flushRowErrors reports a row's problems in the order of the fields, whichever check
+// found them first.
+func (b *builder) flushRowErrors() {
+	slices.SortStableFunc(b.rowErrs, func(x, y *Error) int { return fieldIndex(x.Field) - fieldIndex(y.Field) })
+	for _, e := range b.rowErrs {
+		b.errs.add(e)
+	}
+	b.rowErrs = b.rowErrs[:0]
+}
+
+func (b *builder) addEntry(idOff uint32, idLen uint16, kind TargetKind, value string, ti uint32, pos position) {
+	off := b.vals.Len()
+	b.vals.WriteString(value)
+	b.entries = append(b.entries, entry{
+		idOff: idOff, idLen: idLen,
+		valOff: uint32(off), valLen: uint16(len(value)),
+		terms: ti, next: noEntry,
+		file: pos.file, line: pos.line,
+		kind: kind,
+	})
+}
+
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return errRequired
+	case len(id) > maxIDLen:
+		return fmt.Errorf("longer than %d bytes", maxIDLen)
+	}
+	return checkText(id, false)
+}
+
+// checkText refuses what would garble logs and headers: invalid UTF-8 (a file saved as
+// windows-1251, say) and control characters. multiline allows the line breaks and tabs a
+// reason typed into a spreadsheet cell may have.
+func checkText(s string, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8 (save the file as UTF-8)")
+	}
+	for _, c := range s {
+		if c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f {
+			return fmt.Errorf("control character %U not allowed", c)
+		}
+	}
+	if len(s) > maxTextLen {
+		return fmt.Errorf("longer than %d bytes", maxTextLen)
+	}
+	return nil
+}
+
+// rowTerms validates the shared fields of a row and returns their terms index.
+func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
+	raw := rawTerms{
+		countries: r.val[fieldCountries], action: r.val[fieldAction],
+		authority: r.val[fieldAuthority], reference: r.val[fieldReference],
+		notice: r.val[fieldNotice], reason: r.val[fieldReason],
+		start: r.val[fieldStart], end: r.val[fieldEnd],
+	}
+	if ti, ok := b.byRaw[raw]; ok {
+		return ti, true
+	}
+	ok := true
+	fail := func(f int, err error) {
+		ok = false
+		b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+	}
+	var t terms
+	var err error
+	if t.countries, t.anywhere, t.codes, err = parseCountries(raw.countries); err != nil {
+		fail(fieldCountries, err)
+	}
+	if t.action, t.rate, t.both, err = parseAction(raw.action); err != nil {
+		fail(fieldAction, err)
+	}
+	for _, f := range [...]int{fieldAuthority, fieldReference, fieldReason} {
+		if err := checkText(r.val[f], f == fieldReason); err != nil {
+			fail(f, err)
+		}
+	}
+	if raw.notice != "" {
+		if err := checkNotice(raw.notice); err != nil {
+			fail(fieldNotice, err)
+		}
+	}
+	if t.start, err = parseTime(raw.start); err != nil {
+		fail(fieldStart, err)
+	}
+	if t.end, err = parseTime(raw.end); err != nil {
+		fail(fieldEnd, err)
+	}
+	if ok && !t.start.IsZero() && !t.end.IsZero() && !t.end.After(t.start) {
+		fail(fieldEnd, fmt.Errorf("end %s is not after start %s", raw.end, raw.start))
+	}
+	if !ok {
+		return 0, false
+	}
+	t.authority, t.reference, t.notice, t.reason = raw.authority, raw.reference, raw.notice, raw.reason
+	ti := b.intern(t)
+	raw = rawTerms{
+		strings.Clone(raw.countries), strings.Clone(raw.action), t.authority, t.reference,
+		t.notice, t.reason, strings.Clone(raw.start), strings.Clone(raw.end),
+	}
+	b.byRaw[raw] = ti
+	return ti, true
+}
+
+// intern returns the index of terms equal to t, adding t (with its own copies of the
+// strings, so that nothing pins the file's rows) if there is none.
+func (b *builder) intern(t terms) uint32 {
+	k := termsKey{
+		countries: strings.Join(t.codes, " "), action: t.action, both: t.both, rate: t.rate,
+		authority: t.authority, reference: t.reference, notice: t.notice, reason: t.reason,
+		start: instantOf(t.start), end: instantOf(t.end),
+	}
+	if ti, ok := b.byValue[k]; ok {
+		return ti
+	}
+	t.authority = strings.Clone(t.authority)
+	t.reference = strings.Clone(t.reference)
+	t.notice = strings.Clone(t.notice)
+	t.reason = strings.Clone(t.reason)
+	k.authority, k.reference, k.notice, k.reason = t.authority, t.reference, t.notice, t.reason
+	ti := uint32(len(b.terms))
+	b.terms = append(b.terms, t)
+	b.byValue[k] = ti
+	return ti
+}
+
+// parseCountries reads ISO 3166-1 alpha-2 codes separated by spaces, "|" or commas, in either
+// case, or "*" for everywhere.
+func parseCountries(s string) (set countrySet, anywhere bool, codes []string, err error) {
+	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '|' || r == ',' || r == '\t' })
+	if len(f) == 0 {
+		return set, false, nil, errRequired
+	}
+	for _, c := range f {
+		if c == "*" {
+			anywhere = true
+			continue
+		}
+		i := countryIndex(c)
+		if i < 0 || !assigned.has(i) {
+			return set, false, nil, unknownCountry(c)
+		}
+		set.add(i)
+	}
+	if anywhere {
+		if len(f) > 1 && set != (countrySet{}) {
+			return countrySet{}, false, nil, errors.New(`"*" cannot be combined with country codes`)
+		}
+		return countrySet{}, true, []string{"*"}, nil
+	}
+	for i := range numCountryCodes {
+		if set.has(i) {
+			codes = append(codes, countryCode(i))
+		}
+	}
+	return set, false, codes, nil
+}
+
+func unknownCountry(c string) error {
+	hint := ""
+	switch strings.ToUpper(c) {
+	case "UK":
+		hint = " (the United Kingdom is GB)"
+	case "EU":
+		hint = " (list the member states)"
+	}
+	return fmt.Errorf("unknown country code %q%s", c, hint)
+}
+
+func checkNotice(s string) error {
+	if err := checkText(s, false); err != nil {
+		return err
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("bad URL %q", s)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || strings.ContainsAny(s, " \\") {
+		return fmt.Errorf("bad URL %q: want an absolute http(s) URL", s)
+	}
+	return nil
+}
+
+// parseTime reads RFC 3339 or a date (YYYY-MM-DD, midnight UTC).
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	layout := time.RFC3339
+	if len(s) == len(time.DateOnly) {
+		layout = time.DateOnly
+	}
+	t, err := time.Parse(layout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("bad date %q: want RFC 3339 (2024-05-27T00:00:00+03:00) or YYYY-MM-DD", s)
+	}
+	return t, nil
+}
+
+// parseTarget reads a target. skip reports a URL whose host is not one of the site's.
+func (b *builder) parseTarget(s string) (kind TargetKind, value string, skip bool, err error) {
+	switch {
+	case s == "":
+		return 0, "", false, errRequired
+	case len(s) > maxTargetLen:
+		return 0, "", false, fmt.Errorf("longer than %d bytes", maxTargetLen)
+	case hasPrefixFold(s, "post:"):
+		value, err = postValue(s[len("post:"):])
+		return TargetPost, value, false, err
+	case hasPrefixFold(s, "account:"):
+		value, err = accountValue(s[len("account:"):])
+		return TargetAccount, value, false, err
+	case s[0] == '@':
+		value, err = accountValue(s)
+		return TargetAccount, value, false, err
+	case hasPrefixFold(s, "path:"):
+		kind, value, err = pathValue(s[len("path:"):])
+		return kind, value, false, err
+	case hasPrefixFold(s, "http://") || hasPrefixFold(s, "https://"):
+		return b.urlTarget(s)
+	}
+	return 0, "", false, fmt.Errorf("malformed target %q: want post:<id>, account:<handle>, @handle, path:/..., path:/prefix* or an http(s) URL", s)
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// plainSegment returns s in canonical form if it is one path segment that canonicalisation
+// would not change other than by case; anything else (/, %, ;, dots, spaces, controls) would
+// make the order match something other than what it says.
+func plainSegment(what, s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", fmt.Errorf("empty %s", what)
+	}
+	c := CanonicalPath("/" + s)[1:]
+	if c == "" || strings.ContainsAny(c, "/%") || !strings.EqualFold(c, s) || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%s %q must be a plain path segment (no /, %%, ;, spaces or dot segments)", what, s)
+	}
+	return c, nil
+}
+
+func postValue(s string) (string, error) {
+	c, err := plainSegment("post id", s)
+	if err != nil {
+		return "", err
+	}
+	return postTargetValue(c), nil
+}
+
+// accountValue strips leading "@"s: requests are matched the same way, so "@@x" is "x".
+func accountValue(s string) (string, error) {
+	return plainSegment("account", strings.TrimLeft(strings.TrimSpace(s), "@"))
+}
+
+// pathValue reads "path:" targets: an exact path, or with a trailing "*" a prefix.
+//
+// A prefix is a plain string prefix of the canonical path, as users write it:
+// "path:/media/upload*" covers /media/upload, /media/uploads and /media/upload/x. Write
+// "path:/media/upload/*" to stop at the segment boundary; that form also covers
+// /media/upload itself.
+func pathValue(s string) (TargetKind, string, error) {
+	s = strings.TrimSpace(s)
+	kind := TargetPath
+	if p, ok := strings.CutSuffix(s, "*"); ok {
+		kind, s = TargetPathPrefix, p
+	}
+	switch {
+	case !strings.HasPrefix(s, "/"):
+		return 0, "", fmt.Errorf("path %q must start with /", s)
+	case strings.Contains(s, "*"):
+		return 0, "", fmt.Errorf(`path %q: "*" is only allowed at the end`, s)
+	case strings.ContainsAny(s, "?#"):
+		return 0, "", fmt.Errorf("path %q: a path target cannot have a query or fragment", s)
+	case !utf8.ValidString(s):
+		return 0, "", fmt.Errorf("path %q is not valid UTF-8", s)
+	case kind == TargetPathPrefix && (strings.HasSuffix(s, "%") || len(s) >= 2 && s[len(s)-2] == '%'):
+		return 0, "", fmt.Errorf("path prefix %q ends inside a percent-escape", s)
+	}
+	c := CanonicalPath(s)
+	if kind == TargetPathPrefix && c != "/" && (strings.HasSuffix(s, "/") || strings.HasSuffix(s, `\`)) {
+		c += "/"
+	}
+	return kind, c, nil
+}
+
+// urlTarget resolves a URL through the patterns: a post if any template finds one, an
+// account if a template covers the whole path, else the exact path.
+func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool, err error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || !utf8.ValidString(s) || strings.ContainsAny(s, " \t\r\n") {
+		return 0, "", false, fmt.Errorf("bad URL %q", s)
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if b.hosts != nil && !b.hosts[host] {
+		return 0, "", true, nil
+	}
+	path := CanonicalPath(u.EscapedPath())
+	v := visitor{}
+	walkKeys(b.patterns, &v, path, u.RawQuery)
+	switch {
+	case v.hasPost:
+		return TargetPost, v.post, false, nil
+	case v.hasAccount:
+		return TargetAccount, v.account, false, nil
+	case u.RawQuery != "":
+		// Dropping the query would withhold every page at this path ("/search?q=x" would
+		// become all of /search).
+		return 0, "", false, fmt.Errorf("URL %q names no post or account by the patterns, and a path target cannot keep its query; write path:%s if all of it is meant", s, path)
+	}
+	return TargetPath, path, false, nil
+}
+
+// addOrder validates an order given as a value (Compile) and adds it.
+func (b *builder) addOrder(i int, o *Order) {
+	fail := func(field string, err error) {
+		b.errs.add(fmt.Errorf("order %d %q (%s): %s: %w", i, o.ID, o.Source, field, err))
+	}
+	ok := true
+	check := func(field string, err error) {
+		if err != nil {
+			ok = false
+			fail(field, err)
+		}
+	}
+	check("id", checkID(o.ID))
+	var kind TargetKind
+	var value string
+	var err error
+	switch o.Target.Kind {
+	case TargetPost:
+		kind = TargetPost
+		value, err = postValue(o.Target.Value)
+	case TargetAccount:
+		kind = TargetAccount
+		value, err = accountValue(o.Target.Value)
+	case TargetPath, TargetPathPrefix:
+		v := o.Target.Value
+		if o.Target.Kind == TargetPathPrefix {
+			v += "*"
+		}
+		kind, value, err = pathValue(v)
+	default:
+		err = fmt.Errorf("unknown target kind %d", o.Target.Kind)
+	}
+	check("target", err)
+
+	var t terms
+	t.countries, t.anywhere, t.codes, err = parseCountries(strings.Join(o.Countries, " "))
+	check("countries", err)
+	t.action, t.rate, t.both = o.Action, o.Rate, o.ThrottleResponse
+	switch {
+	case o.Action == ActionBlock:
+		t.rate, t.both = 0, false
+	case o.Action == ActionThrottle && o.Rate <= 0:
+		check("action", errors.New("throttle needs a rate above 0"))
+	case o.Action != ActionThrottle:
+		check("action", fmt.Errorf("unknown action %d", o.Action))
+	}
+	check("authority", checkText(o.Authority, false))
+	check("reference", checkText(o.Reference, false))
+	check("reason", checkText(o.Reason, true))
+	if o.Notice != "" {
+		check("notice", checkNotice(o.Notice))
+	}
+	if !o.Start.IsZero() && !o.End.IsZero() && !o.End.After(o.Start) {
+		check("end", errors.New("end is not after start"))
+	}
+	t.start, t.end = o.Start, o.End
+	t.authority, t.reference, t.notice, t.reason = o.Authority, o.Reference, o.Notice, o.Reason
+
+	pos, err := b.sourcePosition(o.Source)
+	check("source", err)
+	if first, dup := b.seen[o.ID]; dup && o.ID != "" {
+		check("id", fmt.Errorf("duplicate id (also at %s)", b.where(first)))
+	}
+	if b.full() {
+		check("id", errors.New("register too large"))
+	}
+	if !ok {
+		if _, dup := b.seen[o.ID]; !dup && o.ID != "" {
+			b.seen[strings.Clone(o.ID)] = pos
+		}
+		return
+	}
+	ti := b.intern(t)
+	off := b.ids.Len()
+	b.ids.WriteString(o.ID)
+	b.seen[b.ids.String()[off:]] = pos
+	b.addEntry(uint32(off), uint16(len(o.ID)), kind, value, ti, pos)
+}
+
+// sourcePosition files an Order.Source such as "orders.csv:12" under its file name.
+func (b *builder) sourcePosition(src string) (position, error) {
+	name, line := src, uint32(0)
+	if i := strings.LastIndexByte(src, ':'); i >= 0 && isDigits(src[i+1:]) && len(src)-i-1 < 10 {
+		var n uint32
+		for _, c := range src[i+1:] {
+			n = n*10 + uint32(c-'0')
+		}
+		name, line = src[:i], n
+	}
+	fi, ok := b.fileIndex[name]
+	if !ok {
+		var err error
+		if fi, err = b.addFile(strings.Clone(name)); err != nil {
+			return position{}, err
+		}
+	}
+	return position{fi, line}, nil
+}

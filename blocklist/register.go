@@ -1,0 +1,364 @@
+package blocklist
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const noEntry = ^uint32(0)
+
+// Register is a compiled, immutable set of orders, safe for concurrent use. Build one with
+// [LoadFiles] or [Compile].
+//
+// Orders are stored compactly: ids and target values live in two shared strings, everything
+// else an order says (countries, action, authority, reference, notice, reason, window) in a
+// table of distinct "terms", since one decision typically covers many posts. Posts, accounts
+// and exact paths are found through maps, path prefixes through a radix tree.
+type Register struct {
+	patterns *Patterns
+	entries  []entry
+	terms    []terms
+	ids      string // every id, concatenated
+	vals     string // every target value; the maps' keys are substrings of it
+	files    []string
+
+	posts    map[uint64]uint32 // numeric post id -> first entry
+	postStrs map[string]uint32 // other post ids
+	accounts map[string]uint32
+	paths    map[string]uint32
+	prefixes *trieNode
+
+	countries countrySet // countries with at least one order
+	anywhere  bool       // some order applies in every country
+	stats     RegisterStats
+}
+
+// entry is one order in the index: 28 bytes.
+type entry struct {
+	idOff, valOff uint32
+	terms         uint32
+	next          uint32 // next entry on the same key, or noEntry
+	line          uint32
+	idLen, valLen uint16
+	file          uint16
+	kind          TargetKind
+}
+
+// terms is what orders share: everything but the id and the target.
+type terms struct {
+	countries countrySet
+	anywhere  bool
+	action    Action
+	both      bool
+	rate      int64
+	codes     []string
+	authority string
+	reference string
+	notice    string
+	reason    string
+	start     time.Time
+	end       time.Time
+}
+
+func (t *terms) applies(ci int, now time.Time) bool {
+	return (t.anywhere || t.countries.has(ci)) &&
+		(t.start.IsZero() || !now.Before(t.start)) &&
+		(t.end.IsZero() || now.Before(t.end))
+}
+
+type trieNode struct {
+	label    string // edge from the parent
+	head     uint32 // orders whose prefix ends here
+	children []*trieNode
+}
+
+// RegisterStats describes a register, for logs and metrics.
+type RegisterStats struct {
+	Orders    int
+	Blocks    int
+	Throttles int
+	// ByKind counts orders per target kind, indexed by TargetKind.
+	ByKind [TargetPathPrefix + 1]int
+	// Countries lists the countries named by at least one order, sorted, with "*" first when
+	// some order applies everywhere.
+	Countries []string
+	// SkippedForeignHost counts URL targets left out because their host is not one of
+	// Options.Hosts.
+	SkippedForeignHost int
+	Files              []string
+}
+
+// Len returns the number of orders.
+func (r *Register) Len() int {
+	if r == nil {
+		return 0
+	}
+	return len(r.entries)
+}
+
+// Stats describes the register.
+func (r *Register) Stats() RegisterStats {
+	if r == nil {
+		return RegisterStats{}
+	}
+	s := r.stats
+	s.Countries = slices.Clone(s.Countries)
+	s.Files = slices.Clone(s.Files)
+	return s
+}
+
+// Patterns returns the patterns the register matches with.
+func (r *Register) Patterns() *Patterns { return r.patterns }
+
+// HasCountry reports whether any order could apply to clients in country (including orders
+// for "*"), so that a gateway can skip all work for the rest of the world.
+func (r *Register) HasCountry(country string) bool {
+	return r != nil && (r.anywhere || r.countries.has(countryIndex(country)))
+}
+
+// Match decides for one request from country (ISO 3166-1 alpha-2, either case; "" when
+// unknown, which only orders for "*" cover). path is the raw, still-escaped request path
+// (r.URL.EscapedPath()), rawQuery the raw query; both are canonicalised here (see
+// [CanonicalPath]) and the query is only read where a template names a parameter.
+//
+// Match returns the order that applies at now, if any. When several do, a block wins over a
+// throttle; among throttles the lowest rate wins, then one that also slows responses; then a
+// post order wins over an account order, an account over an exact path, an exact path over a
+// path prefix; and finally the lowest id (byte-wise) wins, so the answer never depends on file
+// order.
+//
+// A request that no order covers costs no allocation; a hit returns a copy of the order.
+func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, bool) {
+	if r == nil || len(r.entries) == 0 {
+		return Order{}, false
+	}
+	ci := countryIndex(country)
+	if !r.anywhere && !r.countries.has(ci) {
+		return Order{}, false
+	}
+	v := visitor{r: r, ci: ci, now: now, best: noEntry}
+	if isCanonical(path) {
+		matchPath(&v, path, rawQuery)
+	} else {
+		var buf [stackPathLen]byte
+		matchPath(&v, canonicalize(buf[:0], path), rawQuery)
+	}
+	if v.best == noEntry {
+		return Order{}, false
+	}
+	return r.order(v.best), true
+}
+
+// kindRank orders target kinds from most to least specific.
+var kindRank = [...]uint8{TargetPost: 0, TargetAccount: 1, TargetPath: 2, TargetPathPrefix: 3}
+
+// precedes reports whether entry a takes precedence over entry b (see Match).
+func (r *Register) precedes(a, b uint32) bool {
+	ea, eb := &r.entries[a], &r.entries[b]
+	ta, tb := &r.terms[ea.terms], &r.terms[eb.terms]
+	if ta.action != tb.action {
+		return ta.action == ActionBlock
+	}
+	if ta.action == ActionThrottle {
+		if ta.rate != tb.rate {
+			return ta.rate < tb.rate
+		}
+		if ta.both != tb.both {
+			return ta.both
+		}
+	}
+	if ea.kind != eb.kind {
+		return kindRank[ea.kind] < kindRank[eb.kind]
+	}
+	return r.id(ea) < r.id(eb)
+}
+
+func (r *Register) id(e *entry) string  { return r.ids[e.idOff : e.idOff+uint32(e.idLen)] }
+func (r *Register) val(e *entry) string { return r.vals[e.valOff : e.valOff+uint32(e.valLen)] }
+
+func (r *Register) source(e *entry) string {
+	if e.line == 0 {
+		return r.files[e.file]
+	}
+	return r.files[e.file] + ":" + strconv.FormatUint(uint64(e.line), 10)
+}
+
+// order materialises entry i. Strings are shared with the register (they are immutable);
+// the countries slice is copied so that callers cannot change the register through it.
+func (r *Register) order(i uint32) Order {
+	e := &r.entries[i]
+	t := &r.terms[e.terms]
+	return Order{
+		ID:               r.id(e),
+		Countries:        slices.Clone(t.codes),
+		Target:           Target{Kind: e.kind, Value: r.val(e)},
+		Action:           t.action,
+		Rate:             t.rate,
+		ThrottleResponse: t.both,
+		Authority:        t.authority,
+		Reference:        t.reference,
+		Notice:           t.notice,
+		Reason:           t.reason,
+		Start:            t.start,
+		End:              t.end,
+		Source:           r.source(e),
+	}
+}
+
+// Orders calls yield with every order, in the order they were loaded, until it returns false.
+func (r *Register) Orders(yield func(Order) bool) {
+	if r == nil {
+		return
+	}
+	for i := range r.entries {
+		if !yield(r.order(uint32(i))) {
+			return
+		}
+	}
+}
+
+// index builds the lookup structures over r.entries, whose values are in r.vals.
+func (r *Register) index() error {
+	var n [TargetPathPrefix + 1]int
+	for i := range r.entries {
+		n[r.entries[i].kind]++
+	}
+	numeric := 0
+	for i := range r.entries {
+		e := &r.entries[i]
+		if e.kind == TargetPost && isDigits(r.val(e)) {
+			numeric++
+		}
+	}
+	var errs []error
+	if n[TargetPost] > 0 && !r.patterns.has[TargetPost] {
+		errs = append(errs, fmt.Errorf("%d post orders, but no pattern has a {post} placeholder, so they could never match", n[TargetPost]))
+	}
+	if n[TargetAccount] > 0 && !r.patterns.has[TargetAccount] {
+		errs = append(errs, fmt.Errorf("%d account orders, but no pattern has an {account} placeholder, so they could never match", n[TargetAccount]))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if numeric > 0 {
+		r.posts = make(map[uint64]uint32, numeric)
+	}
+	if n[TargetPost] > numeric {
+		r.postStrs = make(map[string]uint32, n[TargetPost]-numeric)
+	}
+	if n[TargetAccount] > 0 {
+		r.accounts = make(map[string]uint32, n[TargetAccount])
+	}
+	if n[TargetPath] > 0 {
+		r.paths = make(map[string]uint32, n[TargetPath])
+	}
+	if n[TargetPathPrefix] > 0 {
+		r.prefixes = &trieNode{head: noEntry}
+	}
+	chain := func(m map[string]uint32, k string, i uint32) {
+		if h, ok := m[k]; ok {
+			r.entries[i].next = h
+		}
+		m[k] = i
+	}
+	for i := range r.entries {
+		e := &r.entries[i]
+		e.next = noEntry
+		v := r.val(e)
+		switch e.kind {
+		case TargetPost:
+			if num, ok := parseDecimal(v); ok && isDigits(v) {
+				if h, ok := r.posts[num]; ok {
+					e.next = h
+				}
+				r.posts[num] = uint32(i)
+			} else {
+				chain(r.postStrs, v, uint32(i))
+			}
+		case TargetAccount:
+			chain(r.accounts, v, uint32(i))
+		case TargetPath:
+			chain(r.paths, v, uint32(i))
+		case TargetPathPrefix:
+			r.prefixes.insert(v, uint32(i), r.entries)
+		}
+	}
+
+	r.stats = RegisterStats{Orders: len(r.entries), ByKind: n, Files: r.files}
+	for i := range r.terms {
+		t := &r.terms[i]
+		r.countries.union(&t.countries)
+		r.anywhere = r.anywhere || t.anywhere
+	}
+	for i := range r.entries {
+		switch r.terms[r.entries[i].terms].action {
+		case ActionBlock:
+			r.stats.Blocks++
+		case ActionThrottle:
+			r.stats.Throttles++
+		}
+	}
+	if r.anywhere {
+		r.stats.Countries = append(r.stats.Countries, "*")
+	}
+	for i := range numCountryCodes {
+		if r.countries.has(i) {
+			r.stats.Countries = append(r.stats.Countries, countryCode(i))
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// insert adds entry i under key, splitting edges as needed. Labels are substrings of the
+// register's value string, so the tree adds no bytes of its own for them.
+func (n *trieNode) insert(key string, i uint32, entries []entry) {
+	for {
+		if key == "" {
+			entries[i].next = n.head
+			n.head = i
+			return
+		}
+		ci := -1
+		for j, c := range n.children {
+			if c.label[0] == key[0] {
+				ci = j
+				break
+			}
+		}
+		if ci < 0 {
+			n.children = append(n.children, &trieNode{label: key, head: i})
+			return
+		}
+		c := n.children[ci]
+		l := 0
+		for l < len(c.label) && l < len(key) && c.label[l] == key[l] {
+			l++
+		}
+		if l < len(c.label) {
+			split := &trieNode{label: c.label[:l], head: noEntry, children: []*trieNode{c}}
+			c.label = c.label[l:]
+			n.children[ci] = split
+			c = split
+		}
+		n, key = c, key[l:]
+	}
+}
+
+// String summarises the register for logs.
+func (s RegisterStats) String() string {
+	return fmt.Sprintf("%d orders (%d block, %d throttle) in %d countries from %s",
+		s.Orders, s.Blocks, s.Throttles, len(s.Countries), strings.Join(s.Files, ", "))
+}
