@@ -1,0 +1,211 @@
+package geo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+	"github.com/oschwald/maxminddb-golang/v2/mmdbdata"
+
+	"github.com/georestrict/caddy-georestrict/geo/defaultdb"
+)
+
+// DefaultAttribution credits the embedded database, as its CC BY 4.0 licence
+// requires; log it when OpenDefault is used.
+const DefaultAttribution = defaultdb.Attribution
+
+// DefaultCacheSize is the lookup cache size to use when the operator has not
+// chosen one. The cache stays off until a benchmark shows that it pays.
+const DefaultCacheSize = 0
+
+// Options configure how a database is opened.
+type Options struct {
+	// CacheSize is the number of addresses whose country is remembered; 0
+	// disables the cache.
+	CacheSize int
+}
+
+// Info describes an opened database, for logs and metrics.
+type Info struct {
+	// Name is the file path, or "embedded:geo-whois-asn-country" for the
+	// embedded database.
+	Name string
+	// Embedded is true for the database returned by OpenDefault.
+	Embedded bool
+	// DatabaseType is the database_type from the file's metadata, as written
+	// by its producer (e.g. "GeoLite2-Country").
+	DatabaseType string
+	// BuildTime is when the producer built the file, from its metadata.
+	BuildTime time.Time
+	// Schema is the record shape detected at Open.
+	Schema Schema
+}
+
+// Database is one opened, immutable generation of a country database. It is
+// safe for concurrent use.
+type Database struct {
+	reader *maxminddb.Reader
+	// data decodes the data section directly. Reader.Decode would need the
+	// destination behind an interface, which moves it to the heap on every
+	// lookup; a cursor over the same bytes reads the code in place.
+	data   *mmdbdata.Decoder
+	schema Schema
+	ipv4   bool   // an IPv4-only file: IPv6 lookups would only build an error
+	cache  *cache // nil when disabled
+	info   Info
+}
+
+// Open reads the database file at path into memory.
+//
+// The file is read rather than memory-mapped: a mapped file that is rewritten
+// in place (cp over it, a half-finished download) crashes the process with
+// SIGBUS, and a mapping closed under an in-flight lookup faults it. Country
+// databases are tens of megabytes, which memory can afford.
+func Open(path string, opts Options) (*Database, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// The path already leads our message; keep only the cause.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("opening geoip database %s: %w", path, err)
+	}
+	return OpenBytes(path, data, opts)
+}
+
+// OpenBytes opens a database held in memory; name identifies it in errors and
+// Info. The Database keeps data, which must not be modified afterwards.
+func OpenBytes(name string, data []byte, opts Options) (*Database, error) {
+	db, err := open(data, opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening geoip database %s: %w", name, err)
+	}
+	db.info.Name = name
+	return db, nil
+}
+
+// OpenDefault opens the database embedded in the binary; see DefaultAttribution.
+func OpenDefault(opts Options) (*Database, error) {
+	db, err := OpenBytes("embedded:"+defaultdb.Name, defaultdb.MMDB(), opts)
+	if err != nil {
+		return nil, err
+	}
+	db.info.Embedded = true
+	return db, nil
+}
+
+func open(data []byte, opts Options) (*Database, error) {
+	if opts.CacheSize < 0 {
+		return nil, fmt.Errorf("negative cache size %d", opts.CacheSize)
+	}
+	if len(data) == 0 {
+		return nil, errors.New("file is empty")
+	}
+	if bytes.LastIndex(data, metadataStartMarker) < 0 {
+		// Say it plainly: the usual cause is pointing at the wrong file
+		// (a .tar.gz as downloaded, a CSV edition, an HTML error page).
+		return nil, errors.New("not a MaxMind DB file: no metadata section")
+	}
+	reader, err := maxminddb.OpenBytes(data)
+	if err != nil {
+		return nil, err
+	}
+	section, err := dataSection(data, reader.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	db := &Database{
+		reader: reader,
+		data:   mmdbdata.NewDecoder(section, 0),
+		ipv4:   reader.Metadata.IPVersion == 4,
+		info: Info{
+			DatabaseType: reader.Metadata.DatabaseType,
+			BuildTime:    reader.Metadata.BuildTime().UTC(),
+		},
+	}
+	if db.schema, err = detectSchema(reader, db.data); err != nil {
+		return nil, err
+	}
+	db.info.Schema = db.schema
+	if opts.CacheSize > 0 {
+		if db.cache, err = newCache(opts.CacheSize); err != nil {
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// metadataStartMarker precedes the metadata at the end of every MaxMind DB file.
+var metadataStartMarker = []byte("\xAB\xCD\xEFMaxMind.com")
+
+// dataSection locates the data section as the MaxMind DB spec lays it out:
+// after the search tree and a 16-byte separator, before the metadata. The
+// offsets that Reader.Lookup returns are relative to its start.
+func dataSection(data []byte, md maxminddb.Metadata) ([]byte, error) {
+	end := bytes.LastIndex(data, metadataStartMarker)
+	start := md.NodeCount*(md.RecordSize/4) + 16
+	if end < 0 || start > uint(end) {
+		return nil, errors.New("invalid MaxMind DB file: no data section")
+	}
+	return data[start:end], nil
+}
+
+// Country returns the upper-case ISO 3166-1 alpha-2 code of the country ip is
+// located in, or "" when that is unknown: the database has no country for it,
+// or ip is not a public address (private, loopback, link-local, multicast,
+// unspecified, carrier-grade NAT, documentation, benchmarking or invalid), in
+// which case the database is not consulted. IPv4-mapped IPv6 addresses are
+// looked up as IPv4 and zones are ignored. Country does not allocate.
+func (db *Database) Country(ip netip.Addr) string {
+	ip = normalize(ip)
+	if !isPublic(ip) {
+		return ""
+	}
+	if db.cache == nil {
+		return db.lookup(ip)
+	}
+	if country, ok := db.cache.get(ip); ok {
+		return country
+	}
+	country := db.lookup(ip)
+	db.cache.add(ip, country)
+	return country
+}
+
+func (db *Database) lookup(ip netip.Addr) string {
+	if db.ipv4 && ip.Is6() {
+		return ""
+	}
+	res := db.reader.Lookup(ip)
+	if !res.Found() {
+		return ""
+	}
+	rec := db.data.CursorAt(uint(res.Offset()))
+	if db.schema == SchemaGeoIP2 {
+		return geoIP2Country(rec)
+	}
+	return topLevelCode(rec)
+}
+
+// Info describes the database.
+func (db *Database) Info() Info {
+	return db.info
+}
+
+// Close releases the lookup cache. It is safe to call on a nil Database, more
+// than once, and while lookups are still running: the database stays readable
+// until the garbage collector frees it, so a request that raced a reload still
+// gets a correct answer instead of failing open.
+func (db *Database) Close() error {
+	if db == nil || db.cache == nil {
+		return nil
+	}
+	db.cache.purge()
+	return nil
+}
