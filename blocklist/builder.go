@@ -505,6 +505,9 @@ func pathValue(s string) (TargetKind, string, error) {
 		return 0, "", fmt.Errorf("path prefix %q ends inside a percent-escape", s)
 	}
 	c := CanonicalPath(s)
+	if !utf8.ValidString(c) {
+		return 0, "", fmt.Errorf("path %q decodes to invalid UTF-8", s)
+	}
 	if kind == TargetPathPrefix && c != "/" && (strings.HasSuffix(s, "/") || strings.HasSuffix(s, `\`)) {
 		c += "/"
 	}
@@ -527,15 +530,25 @@ func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool,
 	walkKeys(b.patterns, &v, path, u.RawQuery)
 	switch {
 	case v.hasPost:
-		return TargetPost, v.post, false, nil
+		return TargetPost, v.post, false, checkKey(s, "post id", v.post)
 	case v.hasAccount:
-		return TargetAccount, v.account, false, nil
+		return TargetAccount, v.account, false, checkKey(s, "account", v.account)
+	case !utf8.ValidString(path):
+		return 0, "", false, fmt.Errorf("URL %q: path decodes to invalid UTF-8", s)
 	case u.RawQuery != "":
 		// Dropping the query would withhold every page at this path ("/search?q=x" would
 		// become all of /search).
 		return 0, "", false, fmt.Errorf("URL %q names no post or account by the patterns, and a path target cannot keep its query; write path:%s if all of it is meant", s, path)
 	}
 	return TargetPath, path, false, nil
+}
+
+// checkKey refuses keys found in a URL that an explicit target could not spell.
+func checkKey(url, what, key string) error {
+	if !utf8.ValidString(key) || strings.ContainsAny(key, "%/") {
+		return fmt.Errorf("URL %q: %s %q is not a plain path segment", url, what, key)
+	}
+	return nil
 }
 
 // addOrder validates an order given as a value (Compile) and adds it.

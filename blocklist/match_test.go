@@ -213,8 +213,8 @@ func TestMatchWindowsAndCountries(t *testing.T) {
 		Options{})
 	tests := []struct {
 		name, country, path string
-		now                  time.Time
-		want                 string
+		now                 time.Time
+		want                string
 	}{
 		{"expired order skipped, active one found", "RU", "/a/status/1", testNow, "now"},
 		{"end is exclusive", "RU", "/a/status/1", testNow.Add(time.Second), ""},

@@ -65,7 +65,7 @@ type Target struct {
 }
 
 // String renders t in register syntax ("post:123", "account:someuser", "path:/x",
-// "path:/media/*"), so it can be written back to a register.
+// "path:/media/*"), so it can be written back to a register and read as the same target.
 func (t Target) String() string {
 	switch t.Kind {
 	case TargetPost:
@@ -73,12 +73,16 @@ func (t Target) String() string {
 	case TargetAccount:
 		return "account:" + t.Value
 	case TargetPath:
-		return "path:" + t.Value
+		return "path:" + pathEscaper.Replace(t.Value)
 	case TargetPathPrefix:
-		return "path:" + t.Value + "*"
+		return "path:" + pathEscaper.Replace(t.Value) + "*"
 	}
 	return t.Kind.String() + ":" + t.Value
 }
+
+// pathEscaper escapes what a canonical path may contain (a "%" decoded from "%25", say) but a
+// path target may not spell literally.
+var pathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23", "*", "%2A")
 
 // Order is one legal order, as the code that enforces and explains it needs it. Orders returned
 // by a [Register] are copies: changing one does not change the register.

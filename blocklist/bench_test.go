@@ -1,0 +1,178 @@
+package blocklist
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Authorities as they appear in Roskomnadzor's register; the rest is made up.
+var benchAuthorities = []string{"Роскомнадзор", "Генпрокуратура", "ФНС", "Мосгорсуд", "МВД"}
+
+// genRegister writes a synthetic register of n orders shaped like a real one: mostly posts
+// (snowflake ids, some as URLs), then accounts, exact paths and a few prefixes; a thousand
+// decisions shared between them; Russia and neighbours, never "*", so that other countries
+// have no orders. It returns the CSV and the total length of the ids.
+func genRegister(n int) ([]byte, int) {
+	var b strings.Builder
+	b.Grow(n * 180)
+	b.WriteString("id,countries,target,action,authority,reference,notice,reason,start,end\n")
+	idBytes := 0
+	countries := []string{"RU", "RU", "RU", "RU|BY", "RU BY KZ"}
+	for i := range n {
+		id := "rkn-" + strconv.Itoa(i)
+		idBytes += len(id)
+		decision := i % 1000
+		var target string
+		switch k := i % 100; {
+		case k < 60:
+			target = "post:" + strconv.FormatUint(benchPost(i), 10)
+		case k < 75:
+			target = "https://twitter.example/user" + strconv.Itoa(i) + "/status/" + strconv.FormatUint(benchPost(i), 10) + "?s=20"
+		case k < 90:
+			target = "@User_" + strconv.Itoa(i)
+		case k < 99:
+			target = "path:/pages/" + strconv.Itoa(i)
+		default:
+			target = "path:/media/" + strconv.Itoa(i) + "/*"
+		}
+		action := ""
+		if decision%10 == 0 {
+			action = "throttle 64KiB/s"
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,2-6-27/2024-05-24-%d-АИ,https://notice.example/rkn/%d,Доступ ограничен по требованию %s,2024-05-%02d,\n",
+			id, countries[decision%len(countries)], target, action, benchAuthorities[decision%len(benchAuthorities)],
+			decision, decision, benchAuthorities[decision%len(benchAuthorities)], 1+decision%28)
+	}
+	return []byte(b.String()), idBytes
+}
+
+func benchPost(i int) uint64 { return 1700000000000000000 + uint64(i)*7919 }
+
+var (
+	benchOnce     sync.Once
+	benchRegister *Register
+)
+
+func loadBenchRegister(b *testing.B) *Register {
+	benchOnce.Do(func() {
+		data, _ := genRegister(100_000)
+		p := filepath.Join(b.TempDir(), "orders.csv")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		r, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchRegister = r
+	})
+	return benchRegister
+}
+
+func BenchmarkMatch(b *testing.B) {
+	r := loadBenchRegister(b)
+	listedPost := strconv.FormatUint(benchPost(0), 10)
+	cases := []struct {
+		name, country, path, query string
+		hit                        bool
+	}{
+		{"allow/clean", "RU", "/someone/status/1800000000000000001", "", false},
+		{"allow/clean-deep", "RU", "/someone/status/1800000000000000001/photo/1", "", false},
+		{"allow/upper-case", "RU", "/SomeOne/status/1800000000000000001", "", false},
+		{"allow/dirty", "RU", "/x/../SomeOne//status/%31800000000000000001;x/", "", false},
+		{"allow/api-query", "RU", "/1.1/statuses/show.json", "id=1800000000000000001&tweet_mode=extended", false},
+		{"allow/static", "RU", "/static/js/main.3f2a1b.js", "", false},
+		{"allow/no-orders-country", "DE", "/someone/status/1800000000000000001", "", false},
+		{"block/post", "RU", "/someone/status/" + listedPost, "", true},
+		{"block/account", "RU", "/User_80", "", true},
+		{"block/prefix", "RU", "/media/99/x.jpg", "", true},
+	}
+	for _, tc := range cases {
+		if _, ok := r.Match(tc.country, tc.path, tc.query, testNow); ok != tc.hit {
+			b.Fatalf("%s: Match = %v, want %v", tc.name, ok, tc.hit)
+		}
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Match(tc.country, tc.path, tc.query, testNow)
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r.Match(tc.country, tc.path, tc.query, testNow)
+				}
+			})
+		})
+	}
+}
+
+func BenchmarkCanonicalPath(b *testing.B) {
+	for _, tc := range []struct{ name, path string }{
+		{"fast", "/someuser/status/1800000000000000001/photo/1"},
+		{"dirty", "/x/../SomeUser//%73tatus/1800000000000000001;jsessionid=1/"},
+		{"non-ASCII", "/hashtag/%D0%9F%D0%A0%D0%98%D0%92%D0%95%D0%A2"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				CanonicalPath(tc.path)
+			}
+		})
+	}
+}
+
+// BenchmarkLoad measures LoadFiles on generated CSV and reports the heap the register keeps
+// per order beyond the ids' own bytes.
+func BenchmarkLoad(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			data, idBytes := genRegister(n)
+			p := filepath.Join(b.TempDir(), "orders.csv")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				b.Fatal(err)
+			}
+			data = nil
+			opts := Options{Hosts: []string{"twitter.example"}}
+			b.ReportAllocs()
+			b.SetBytes(fileSize(b, p))
+			for b.Loop() {
+				if _, err := LoadFiles([]string{p}, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			before := heapAfterGC()
+			r, err := LoadFiles([]string{p}, opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			after := heapAfterGC()
+			b.ReportMetric(float64(int64(after)-int64(before)-int64(idBytes))/float64(r.Len()), "heapB/order")
+			runtime.KeepAlive(r)
+		})
+	}
+}
+
+func fileSize(b *testing.B, p string) int64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func heapAfterGC() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}

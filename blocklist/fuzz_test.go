@@ -1,0 +1,239 @@
+package blocklist
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var canonicalSeeds = []string{
+	"", "/", "/someuser/status/123", "/SomeUser/STATUS/00123/photo/1", "/someuser/%2573tatus/123",
+	"/someuser%2Fstatus%2F123", "//a//b", "/./a/../b/", "/../../x", "/a/..;/b", `\a\b`, "/a%5C..%5Cb",
+	"/a%00b", "/a%09b", "/a%20/%20", "/%%3241", "/%2%34%31", "/%25%32%35", "/%zz%4", "/%C3%84/\xff",
+	"/\u212A", "/\u023A\u023A", "/a;b/c;d=e/", "/.%2e/%2E%2E/x", "/%252e%252e/x", "%", "%2", "/a%",
+}
+
+// decodeOnce is what an application sees after the usual single round of percent-decoding.
+func decodeOnce(s string) string {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && unhex(s[i+1]) < 16 && unhex(s[i+2]) < 16 {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func FuzzCanonicalPath(f *testing.F) {
+	for _, s := range canonicalSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		c := CanonicalPath(raw)
+		switch {
+		case !strings.HasPrefix(c, "/"):
+			t.Fatalf("%q -> %q: no leading slash", raw, c)
+		case strings.Contains(c, "//"):
+			t.Fatalf("%q -> %q: empty segment", raw, c)
+		case c != "/" && strings.HasSuffix(c, "/"):
+			t.Fatalf("%q -> %q: trailing slash", raw, c)
+		case strings.ContainsAny(c, "\\;\x00"):
+			t.Fatalf("%q -> %q: backslash, params or NUL left", raw, c)
+		}
+		for _, seg := range strings.Split(c[1:], "/") {
+			if seg == "." || seg == ".." || strings.Trim(seg, " ") != seg {
+				t.Fatalf("%q -> %q: segment %q not normalised", raw, c, seg)
+			}
+		}
+		for i := 0; i+2 < len(c); i++ {
+			if c[i] == '%' && unhex(c[i+1]) < 16 && unhex(c[i+2]) < 16 {
+				t.Fatalf("%q -> %q: escape left at %d", raw, c, i)
+			}
+		}
+		for i := 0; i < len(c); i++ {
+			if c[i] < 0x20 || c[i] == 0x7f || 'A' <= c[i] && c[i] <= 'Z' {
+				t.Fatalf("%q -> %q: byte %#x left", raw, c, c[i])
+			}
+		}
+		if again := CanonicalPath(c); again != c {
+			t.Fatalf("not idempotent: %q -> %q -> %q", raw, c, again)
+		}
+		// What the application sees after decoding once (or with different case) must not
+		// canonicalise differently: that would be a way around an order.
+		if d := CanonicalPath(decodeOnce(raw)); d != c {
+			t.Fatalf("decoding first changes the result: %q -> %q, but %q -> %q", raw, c, decodeOnce(raw), d)
+		}
+		if u := CanonicalPath(asciiUpper(raw)); u != c {
+			t.Fatalf("upper-casing changes the result: %q -> %q, but %q", raw, c, u)
+		}
+		if isCanonical(raw) && c != raw {
+			t.Fatalf("fast path wrong for %q", raw)
+		}
+	})
+}
+
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// FuzzMatch checks that matching never panics and depends only on the canonical path.
+func FuzzMatch(f *testing.F) {
+	for _, s := range canonicalSeeds {
+		f.Add(s, "id=123")
+	}
+	f.Add("/1.1/statuses/show.json", "i%64=0123&id=%2531")
+	f.Add("/media/upload", "")
+	f.Add("/@SomeUser.rss", "")
+	r := mustRegister(f, bypassRegister, Options{})
+	f.Fuzz(func(t *testing.T, path, query string) {
+		o1, ok1 := r.Match("RU", path, query, testNow)
+		o2, ok2 := r.Match("RU", CanonicalPath(path), query, testNow)
+		o3, ok3 := r.Match("RU", decodeOnce(path), query, testNow)
+		if ok1 != ok2 || o1.ID != o2.ID || ok1 != ok3 || o1.ID != o3.ID {
+			t.Fatalf("%q: %q %v; canonical %q: %q %v; decoded once: %q %v", path, o1.ID, ok1, CanonicalPath(path), o2.ID, ok2, o3.ID, ok3)
+		}
+	})
+}
+
+var csvSeeds = []string{
+	"id,countries,target,action,authority,reference,notice,reason,start,end\n" +
+		"a,RU|BY,post:00123,throttle 64KiB/s both,RKN,1-2/3,https://n.example/1,\"two\nlines, comma\",2024-01-01,2024-02-01T00:00:00+03:00\n" +
+		"b,*,@SomeUser,,,,,,,\n" +
+		"c,ru,path:/Media/Upload*,,,,,,,\n" +
+		"d,KZ,https://twitter.example/x/status/9?s=1,,,,,,,\n" +
+		"e,KZ,path:/a%25b/%3F*,,,,,,,\n",
+	"\ufeffid;countries;target\r\nx;RU;path:/banned\r\n",
+	"sep=;\nid;countries;target\nx;RU;post:1\n",
+	"id,countries,target\nx,RX,post:1\nx,RU,bogus\n",
+	"id,countries,target\n\"x,RU,post:1\n",
+	"",
+}
+
+func FuzzParseCSV(f *testing.F) {
+	for _, s := range csvSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		orders, _, err := Parse("fuzz.csv", bytes.NewReader(data), Options{})
+		if err != nil {
+			if orders != nil {
+				t.Fatal("orders returned with an error")
+			}
+			return
+		}
+		again, _, err := Parse("again.csv", bytes.NewReader(writeCSV(t, orders)), Options{})
+		if err != nil {
+			t.Fatalf("re-serialised register does not parse: %v\n%s", err, writeCSV(t, orders))
+		}
+		sameOrders(t, orders, again)
+	})
+}
+
+var jsonSeeds = []string{
+	`[{"id":"a","countries":["RU","by"],"target":"post:1","action":"throttle 1MiB/s","reason":"x\ny","start":"2024-01-01"}]`,
+	`{"id":"a","countries":"RU","target":"@x"}` + "\n" + `{"id":"b","countries":"*","target":"path:/x*","end":null}`,
+	`[{"id":"a","countries":"RU","target":"post:1"},{"id":"a"}]`,
+	`[{"id":"a","id":"b"}]`,
+	`{"id":1}`,
+	`[`,
+}
+
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, name := range []string{"fuzz.json", "fuzz.jsonl"} {
+			orders, _, err := Parse(name, bytes.NewReader(data), Options{})
+			if err != nil {
+				continue
+			}
+			again, _, err := Parse("again.jsonl", bytes.NewReader(writeJSONLines(t, orders)), Options{})
+			if err != nil {
+				t.Fatalf("re-serialised register does not parse: %v\n%s", err, writeJSONLines(t, orders))
+			}
+			sameOrders(t, orders, again)
+		}
+	})
+}
+
+func orderRecord(o *Order) []string {
+	action := "block"
+	if o.Action == ActionThrottle {
+		action = "throttle " + strconv.FormatInt(o.Rate, 10) + "B/s"
+		if o.ThrottleResponse {
+			action += " both"
+		}
+	}
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	return []string{o.ID, strings.Join(o.Countries, "|"), o.Target.String(), action, o.Authority, o.Reference, o.Notice, o.Reason, ts(o.Start), ts(o.End)}
+}
+
+func writeCSV(t *testing.T, orders []Order) []byte {
+	var b bytes.Buffer
+	w := csv.NewWriter(&b)
+	w.Write(fieldNames[:])
+	for i := range orders {
+		w.Write(orderRecord(&orders[i]))
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func writeJSONLines(t *testing.T, orders []Order) []byte {
+	var b bytes.Buffer
+	for i := range orders {
+		rec := orderRecord(&orders[i])
+		m := make(map[string]string)
+		for f, v := range rec {
+			if v != "" {
+				m[fieldNames[f]] = v
+			}
+		}
+		line, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+func sameOrders(t *testing.T, a, b []Order) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d orders, then %d", len(a), len(b))
+	}
+	for i := range a {
+		b[i].Source = a[i].Source
+		if d := diffOrder(b[i], a[i]); d != "" {
+			t.Fatalf("order %d changed in the round trip: %s", i, d)
+		}
+		if !utf8.ValidString(a[i].Target.Value) {
+			t.Fatalf("target %q is not UTF-8", a[i].Target.Value)
+		}
+	}
+}
