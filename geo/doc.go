@@ -4,7 +4,7 @@
 //
 // A [Database] is one immutable generation of a database file. Callers that
 // reload a newer file open a new Database and close the old one once it is no
-// longer used; nothing is ever mutated in place, so lookups need no locking.
+// longer used; a file is never changed under a running lookup.
 //
 // The record shape is detected when the database is opened; two are known:
 //

@@ -20,7 +20,17 @@ import (
 const DefaultAttribution = defaultdb.Attribution
 
 // DefaultCacheSize is the lookup cache size to use when the operator has not
-// chosen one. The cache stays off until a benchmark shows that it pays.
+// chosen one. It is 0, the cache off, because it does not pay: a lookup in
+// the embedded database costs about 100-170 ns and allocates nothing, while
+// a miss in a 64k-entry cache costs 5-7 times that and allocates a list entry,
+// and a hit saves ~30 ns serially but loses to lock contention in parallel.
+// BenchmarkCountry, median of 6 interleaved runs, 2 cores, Go 1.26:
+//
+//	ns/op (allocs/op)        no cache     cache 65536
+//	1M distinct, serial      169 (0)      834 (1)     4.9x slower
+//	1M distinct, parallel     83 (0)      587 (1)     7.1x slower
+//	8 addresses, serial      109 (0)       81 (0)     1.3x faster
+//	8 addresses, parallel     62 (0)       90 (0)     1.4x slower
 const DefaultCacheSize = 0
 
 // Options configure how a database is opened.
