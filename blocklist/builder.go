@@ -3,12 +3,14 @@ package blocklist
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"net"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -44,7 +46,8 @@ const (
 	maxTextLen   = 4096
 )
 
-// row is one order as read from a file, before validation: trimmed text per field.
+// row is one order as read from a file, before validation: the text of each field, not yet
+// trimmed (rows that repeat a decision are recognised before any work is done on them).
 type row struct {
 	val   [numFields]string
 	line  [numFields]int // CSV: line of each field, since quoted fields may span lines
@@ -53,6 +56,8 @@ type row struct {
 	// broken is set when the reader already reported a problem with the row: it is still
 	// validated, for the report, but never added.
 	broken bool
+	// err is a problem with the record itself (a CSV syntax error, say), reported at start.
+	err error
 }
 
 // rawTerms identifies the shared part of a row by its text, so that rows repeating a decision
@@ -105,18 +110,46 @@ type builder struct {
 	ids       strings.Builder
 	vals      strings.Builder
 
-	byRaw   map[rawTerms]uint32
+	seed    maphash.Seed
+	raws    []rawEntry
+	byRaw   map[uint64]uint32 // hash of rawTerms -> index in raws
 	byValue map[termsKey]uint32
-	seen    map[string]position // id -> first occurrence
-	rowErrs []*Error            // the problems of the row being read
+
+	// Ids are checked for duplicates once everything is read, by sorting their 64-bit hashes:
+	// a map of millions of ids would cost a string each and a cache miss per row. Ids are
+	// compared in full only where hashes meet.
+	idHashes []idHash
+	others   []otherID // ids of rows that are not entries (bad, or skipped)
+
+	rowErrs []*Error // the problems of the row being read
 }
+
+type rawEntry struct {
+	raw rawTerms
+	ti  uint32
+}
+
+type otherID struct {
+	id  string
+	pos position
+}
+
+// idHash is one id: ref is an entry index, or otherFlag|index in others; seq is the reading
+// order, which entries and others do not share.
+type idHash struct {
+	h        uint64
+	ref, seq uint32
+}
+
+const otherFlag = 1 << 31
 
 func newBuilder(opts Options, sizeHint int) (*builder, error) {
 	b := &builder{
 		patterns: opts.Patterns,
-		byRaw:    make(map[rawTerms]uint32),
+		seed:     maphash.MakeSeed(),
+		byRaw:    make(map[uint64]uint32),
 		byValue:  make(map[termsKey]uint32),
-		seen:     make(map[string]position, sizeHint),
+		idHashes: make([]idHash, 0, sizeHint),
 
 		fileIndex: make(map[string]uint16),
 	}
@@ -186,40 +219,33 @@ func (b *builder) addRow(file uint16, r *row) {
 	}
 	defer b.flushRowErrors()
 
-	id := r.val[fieldID]
+	id := trimField(r.val[fieldID])
 	if err := checkID(id); err != nil {
 		fail(fieldID, err)
 	}
-	kind, value, skip, err := b.parseTarget(r.val[fieldTarget])
+	kind, value, skip, err := b.parseTarget(trimField(r.val[fieldTarget]))
 	if err != nil {
 		fail(fieldTarget, err)
 	}
 	ti, termsOK := b.rowTerms(file, r)
 
 	pos := position{file, uint32(r.start)}
-	if b.full() {
+	if b.full() || len(b.entries) >= otherFlag-1 {
 		fail(fieldID, errors.New("register too large"))
 		return
 	}
 	if id == "" || len(id) > maxIDLen {
 		return
 	}
-	if first, dup := b.seen[id]; dup {
-		fail(fieldID, fmt.Errorf("duplicate id %q (also at %s)", id, b.where(first)))
-		return
-	}
+	h := maphash.String(b.seed, id)
 	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
 		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
 			b.skipped++
 		}
-		b.seen[strings.Clone(id)] = pos
+		b.rememberOther(h, id, pos)
 		return
 	}
-	// The seen map's key is the register's own copy of the id, so rows are not pinned.
-	off := b.ids.Len()
-	b.ids.WriteString(id)
-	b.seen[b.ids.String()[off:]] = pos
-	b.addEntry(uint32(off), uint16(len(id)), kind, value, ti, pos)
+	b.addEntry(h, id, kind, value, ti, pos)
 }
 
 // flushRowErrors reports a row's problems in the order of the fields, whichever check
@@ -232,16 +258,112 @@ func (b *builder) flushRowErrors() {
 	b.rowErrs = b.rowErrs[:0]
 }
 
-func (b *builder) addEntry(idOff uint32, idLen uint16, kind TargetKind, value string, ti uint32, pos position) {
+func (b *builder) rememberOther(h uint64, id string, pos position) {
+	b.others = append(b.others, otherID{strings.Clone(id), pos})
+	b.idHashes = append(b.idHashes, idHash{h, otherFlag | uint32(len(b.others)-1), uint32(len(b.idHashes))})
+}
+
+func (b *builder) refID(ref uint32) (string, position) {
+	if ref&otherFlag != 0 {
+		o := &b.others[ref&^otherFlag]
+		return o.id, o.pos
+	}
+	e := &b.entries[ref]
+	return b.ids.String()[e.idOff : e.idOff+uint32(e.idLen)], position{e.file, e.line}
+}
+
+// checkDuplicates reports every id that was read more than once, at each later occurrence,
+// naming the first, in file and line order.
+func (b *builder) checkDuplicates(dupError func(id string, at, first position) error) {
+	hs := sortIDHashes(b.idHashes)
+	b.idHashes = nil
+	type dup struct {
+		at  position
+		err error
+	}
+	var dups []dup
+	for i := 0; i < len(hs); {
+		j := i + 1
+		for j < len(hs) && hs[j].h == hs[i].h {
+			j++
+		}
+		// Equal hashes: compare the ids themselves (almost always all the same).
+		for k := i + 1; k < j; k++ {
+			id, at := b.refID(hs[k].ref)
+			for _, y := range hs[i:k] {
+				if firstID, first := b.refID(y.ref); firstID == id {
+					dups = append(dups, dup{at, dupError(id, at, first)})
+					break
+				}
+			}
+		}
+		i = j
+	}
+	slices.SortStableFunc(dups, func(x, y dup) int {
+		if x.at.file != y.at.file {
+			return int(x.at.file) - int(y.at.file)
+		}
+		return cmpUint64(uint64(x.at.line), uint64(y.at.line))
+	})
+	for _, d := range dups {
+		b.errs.add(d.err)
+	}
+}
+
+// checkRowDuplicates is checkDuplicates for ids read from files.
+func (b *builder) checkRowDuplicates() {
+	b.checkDuplicates(func(id string, at, first position) error {
+		return &Error{File: b.files[at.file], Line: int(at.line), Index: -1, Field: "id",
+			Err: fmt.Errorf("duplicate id %q (also at %s)", id, b.where(first))}
+	})
+}
+
+// sortIDHashes orders hs by hash, keeping reading order among equal hashes: a radix sort,
+// since a million comparisons of random hashes cost several times more.
+func sortIDHashes(hs []idHash) []idHash {
+	tmp := make([]idHash, len(hs))
+	for shift := 0; shift < 64; shift += 8 {
+		var count [257]int
+		for i := range hs {
+			count[int(byte(hs[i].h>>shift))+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for i := range hs {
+			d := byte(hs[i].h >> shift)
+			tmp[count[d]] = hs[i]
+			count[d]++
+		}
+		hs, tmp = tmp, hs
+	}
+	return hs
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// addEntry adds a good order; id is not yet in the register's id string.
+func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, ti uint32, pos position) {
+	idOff := b.ids.Len()
+	b.ids.WriteString(id)
 	off := b.vals.Len()
 	b.vals.WriteString(value)
 	b.entries = append(b.entries, entry{
-		idOff: idOff, idLen: idLen,
+		idOff: uint32(idOff), idLen: uint16(len(id)),
 		valOff: uint32(off), valLen: uint16(len(value)),
 		terms: ti, next: noEntry,
 		file: pos.file, line: pos.line,
 		kind: kind,
 	})
+	b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1), uint32(len(b.idHashes))})
 }
 
 func checkID(id string) error {
@@ -258,21 +380,36 @@ func checkID(id string) error {
 // windows-1251, say) and control characters. multiline allows the line breaks and tabs a
 // reason typed into a spreadsheet cell may have.
 func checkText(s string, multiline bool) error {
-	if !utf8.ValidString(s) {
-		return errors.New("not valid UTF-8 (save the file as UTF-8)")
+	if len(s) > maxTextLen {
+		return fmt.Errorf("longer than %d bytes", maxTextLen)
 	}
-	for _, c := range s {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return checkUnicodeText(s, multiline)
+		}
 		if c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f {
 			return fmt.Errorf("control character %U not allowed", c)
 		}
 	}
-	if len(s) > maxTextLen {
-		return fmt.Errorf("longer than %d bytes", maxTextLen)
+	return nil
+}
+
+func checkUnicodeText(s string, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return errors.New("not valid UTF-8 (save the file as UTF-8)")
+	}
+	for _, c := range s {
+		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
+			return fmt.Errorf("control character %U not allowed", c)
+		}
 	}
 	return nil
 }
 
-// rowTerms validates the shared fields of a row and returns their terms index.
+// rowTerms validates the shared fields of a row and returns their terms index. Rows that
+// repeat the text of an earlier row cost one hash and no validation; trimming, too, is only
+// done on a miss.
 func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
 	raw := rawTerms{
 		countries: r.val[fieldCountries], action: r.val[fieldAction],
@@ -280,8 +417,10 @@ func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
 		notice: r.val[fieldNotice], reason: r.val[fieldReason],
 		start: r.val[fieldStart], end: r.val[fieldEnd],
 	}
-	if ti, ok := b.byRaw[raw]; ok {
-		return ti, true
+	h := b.hashRaw(&raw)
+	ri, cached := b.byRaw[h]
+	if cached && b.raws[ri].raw == raw {
+		return b.raws[ri].ti, true
 	}
 	ok := true
 	fail := func(f int, err error) {
@@ -290,43 +429,83 @@ func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
 	}
 	var t terms
 	var err error
-	if t.countries, t.anywhere, t.codes, err = parseCountries(raw.countries); err != nil {
+	countries, action, start, end := trimField(raw.countries), trimField(raw.action), trimField(raw.start), trimField(raw.end)
+	t.authority, t.reference = trimField(raw.authority), trimField(raw.reference)
+	t.notice, t.reason = trimField(raw.notice), trimField(raw.reason)
+	if t.countries, t.anywhere, t.codes, err = parseCountries(countries); err != nil {
 		fail(fieldCountries, err)
 	}
-	if t.action, t.rate, t.both, err = parseAction(raw.action); err != nil {
+	if t.action, t.rate, t.both, err = parseAction(action); err != nil {
 		fail(fieldAction, err)
 	}
-	for _, f := range [...]int{fieldAuthority, fieldReference, fieldReason} {
-		if err := checkText(r.val[f], f == fieldReason); err != nil {
-			fail(f, err)
+	for _, fv := range [...]struct {
+		f int
+		v string
+	}{{fieldAuthority, t.authority}, {fieldReference, t.reference}, {fieldReason, t.reason}} {
+		if err := checkText(fv.v, fv.f == fieldReason); err != nil {
+			fail(fv.f, err)
 		}
 	}
-	if raw.notice != "" {
-		if err := checkNotice(raw.notice); err != nil {
+	if t.notice != "" {
+		if err := checkNotice(t.notice); err != nil {
 			fail(fieldNotice, err)
 		}
 	}
-	if t.start, err = parseTime(raw.start); err != nil {
+	if t.start, err = parseTime(start); err != nil {
 		fail(fieldStart, err)
 	}
-	if t.end, err = parseTime(raw.end); err != nil {
+	if t.end, err = parseTime(end); err != nil {
 		fail(fieldEnd, err)
 	}
 	if ok && !t.start.IsZero() && !t.end.IsZero() && !t.end.After(t.start) {
-		fail(fieldEnd, fmt.Errorf("end %s is not after start %s", raw.end, raw.start))
+		fail(fieldEnd, fmt.Errorf("end %s is not after start %s", end, start))
 	}
 	if !ok {
 		return 0, false
 	}
-	t.authority, t.reference, t.notice, t.reason = raw.authority, raw.reference, raw.notice, raw.reason
 	ti := b.intern(t)
-	raw = rawTerms{
-		strings.Clone(raw.countries), strings.Clone(raw.action), t.authority, t.reference,
-		t.notice, t.reason, strings.Clone(raw.start), strings.Clone(raw.end),
+	if !cached { // a different text with the same hash keeps the first one cached
+		b.raws = append(b.raws, rawEntry{rawTerms{
+			strings.Clone(raw.countries), strings.Clone(raw.action), strings.Clone(raw.authority),
+			strings.Clone(raw.reference), strings.Clone(raw.notice), strings.Clone(raw.reason),
+			strings.Clone(raw.start), strings.Clone(raw.end),
+		}, ti})
+		b.byRaw[h] = uint32(len(b.raws) - 1)
 	}
-	b.byRaw[raw] = ti
 	return ti, true
 }
+
+// hashRaw is only a cache key: texts that collide are told apart by comparing them.
+func (b *builder) hashRaw(raw *rawTerms) uint64 {
+	var h uint64
+	for _, s := range [...]string{raw.countries, raw.action, raw.authority, raw.reference, raw.notice, raw.reason, raw.start, raw.end} {
+		h = h*0x9e3779b97f4a7c15 + maphash.String(b.seed, s)
+	}
+	return h
+}
+
+// trimField trims the white space people leave around cells: ASCII, and the Unicode spaces
+// (a no-break space, say) that pasting from web pages brings, without paying for a Unicode
+// lookup on every Cyrillic value.
+func trimField(s string) string {
+	for len(s) > 0 && asciiSpace[s[0]] {
+		s = s[1:]
+	}
+	for len(s) > 0 && asciiSpace[s[len(s)-1]] {
+		s = s[:len(s)-1]
+	}
+	if len(s) == 0 || s[0] < utf8.RuneSelf && s[len(s)-1] < utf8.RuneSelf {
+		return s
+	}
+	r0, _ := utf8.DecodeRuneInString(s)
+	r1, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(r0) || unicode.IsSpace(r1) {
+		return strings.TrimSpace(s)
+	}
+	return s
+}
+
+var asciiSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true}
 
 // intern returns the index of terms equal to t, adding t (with its own copies of the
 // strings, so that nothing pins the file's rows) if there is none.
@@ -456,9 +635,21 @@ func hasPrefixFold(s, prefix string) bool {
 // would not change other than by case; anything else (/, %, ;, dots, spaces, controls) would
 // make the order match something other than what it says.
 func plainSegment(what, s string) (string, error) {
-	s = strings.TrimSpace(s)
+	s = trimField(s)
 	if s == "" {
 		return "", fmt.Errorf("empty %s", what)
+	}
+	plain, upper := true, false
+	for i := 0; i < len(s) && plain; i++ {
+		c := s[i]
+		upper = upper || 'A' <= c && c <= 'Z'
+		plain = c != '/' && (cleanByte[c] || 'A' <= c && c <= 'Z')
+	}
+	switch {
+	case plain && !upper:
+		return s, nil
+	case plain:
+		return strings.ToLower(s), nil
 	}
 	c := CanonicalPath("/" + s)[1:]
 	if c == "" || strings.ContainsAny(c, "/%") || !strings.EqualFold(c, s) || !utf8.ValidString(s) {
@@ -477,7 +668,7 @@ func postValue(s string) (string, error) {
 
 // accountValue strips leading "@"s: requests are matched the same way, so "@@x" is "x".
 func accountValue(s string) (string, error) {
-	return plainSegment("account", strings.TrimLeft(strings.TrimSpace(s), "@"))
+	return plainSegment("account", strings.TrimLeft(trimField(s), "@"))
 }
 
 // pathValue reads "path:" targets: an exact path, or with a trailing "*" a prefix.
@@ -487,7 +678,7 @@ func accountValue(s string) (string, error) {
 // "path:/media/upload/*" to stop at the segment boundary; that form also covers
 // /media/upload itself.
 func pathValue(s string) (TargetKind, string, error) {
-	s = strings.TrimSpace(s)
+	s = trimField(s)
 	kind := TargetPath
 	if p, ok := strings.CutSuffix(s, "*"); ok {
 		kind, s = TargetPathPrefix, p
@@ -611,23 +802,17 @@ func (b *builder) addOrder(i int, o *Order) {
 
 	pos, err := b.sourcePosition(o.Source)
 	check("source", err)
-	if first, dup := b.seen[o.ID]; dup && o.ID != "" {
-		check("id", fmt.Errorf("duplicate id (also at %s)", b.where(first)))
-	}
-	if b.full() {
+	h := maphash.String(b.seed, o.ID)
+	if b.full() || len(b.entries) >= otherFlag-1 {
 		check("id", errors.New("register too large"))
 	}
 	if !ok {
-		if _, dup := b.seen[o.ID]; !dup && o.ID != "" {
-			b.seen[strings.Clone(o.ID)] = pos
+		if o.ID != "" {
+			b.rememberOther(h, o.ID, pos)
 		}
 		return
 	}
-	ti := b.intern(t)
-	off := b.ids.Len()
-	b.ids.WriteString(o.ID)
-	b.seen[b.ids.String()[off:]] = pos
-	b.addEntry(uint32(off), uint16(len(o.ID)), kind, value, ti, pos)
+	b.addEntry(h, o.ID, kind, value, b.intern(t), pos)
 }
 
 // sourcePosition files an Order.Source such as "orders.csv:12" under its file name.

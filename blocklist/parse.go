@@ -1,8 +1,6 @@
 package blocklist
 
 import (
-	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // Options are what a register needs to know about the site.
@@ -39,9 +38,9 @@ const (
 
 // detectFormat goes by the extension, then by content: "[" starts a JSON array, "{" JSON
 // Lines, anything else is CSV.
-func detectFormat(name string, data []byte) format {
+func detectFormat(name string, data string) format {
 	first := byte(0)
-	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 {
+	if t := strings.TrimLeft(data, " \t\r\n"); len(t) > 0 {
 		first = t[0]
 	}
 	switch strings.ToLower(filepath.Ext(name)) {
@@ -64,17 +63,18 @@ func detectFormat(name string, data []byte) format {
 	return formatCSV
 }
 
-var bom = []byte("\xef\xbb\xbf")
+const bom = "\xef\xbb\xbf"
 
 // Parse reads one register file: CSV with a header row, a JSON array of objects, or JSON Lines,
 // told apart by the extension of name and then by content. name is also what errors call the
 // file. Every problem is reported (see [Error]), up to a limit; a file with any problem
 // yields no orders.
 func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) {
-	data, err := io.ReadAll(r)
-	if err != nil {
+	var sb strings.Builder
+	if _, err := io.Copy(&sb, r); err != nil {
 		return nil, ParseStats{}, fmt.Errorf("register %s: %w", name, err)
 	}
+	data := sb.String()
 	b, err := newBuilder(opts, 0)
 	if err != nil {
 		return nil, ParseStats{}, err
@@ -82,6 +82,7 @@ func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) 
 	if err := b.parseFile(name, data); err != nil {
 		return nil, ParseStats{}, err
 	}
+	b.checkRowDuplicates()
 	stats := ParseStats{Orders: len(b.entries), SkippedForeignHost: b.skipped}
 	if err := b.errs.err(); err != nil {
 		return nil, stats, err
@@ -100,15 +101,15 @@ func LoadFiles(paths []string, opts Options) (*Register, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("register: no files")
 	}
-	datas := make([][]byte, len(paths))
+	datas := make([]string, len(paths))
 	hint := 0
 	for i, p := range paths {
-		data, err := os.ReadFile(p)
+		data, err := readFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("register %s: %w", p, err)
 		}
 		datas[i] = data
-		hint += len(data) / 64 // a short CSV row
+		hint += strings.Count(data, "\n") + 1 // at most one order per line
 	}
 	b, err := newBuilder(opts, hint)
 	if err != nil {
@@ -118,12 +119,9 @@ func LoadFiles(paths []string, opts Options) (*Register, error) {
 		if err := b.parseFile(p, datas[i]); err != nil {
 			return nil, err
 		}
-		datas[i] = nil
+		datas[i] = ""
 	}
-	if err := b.errs.err(); err != nil {
-		return nil, err
-	}
-	return b.compile()
+	return b.compile(b.checkRowDuplicates)
 }
 
 // Compile builds a register from orders given as values, validating and normalising them the
@@ -137,11 +135,35 @@ func Compile(orders []Order, opts Options) (*Register, error) {
 	for i := range orders {
 		b.addOrder(i, &orders[i])
 	}
-	if err := b.errs.err(); err != nil {
-		return nil, err
-	}
-	return b.compile()
+	return b.compile(func() {
+		b.checkDuplicates(func(id string, at, first position) error {
+			return fmt.Errorf("order %q (%s): id: duplicate id (also at %s)", id, b.where(at), b.where(first))
+		})
+	})
 }
+
+// readFile reads a file straight into a string: parsing slices it rather than copying every
+// field, and a register file may be hundreds of megabytes.
+func readFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var sb strings.Builder
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<40 {
+		sb.Grow(int(fi.Size()) + 1)
+	}
+	// Large reads: with io.Copy's 32 KiB, system calls cost three times the copying.
+	if _, err := io.CopyBuffer(writerOnly{&sb}, readerOnly{f}, make([]byte, 1<<20)); err != nil {
+		return "", err
+	}
+	return sb.String(), nil
+}
+
+// writerOnly and readerOnly hide WriteTo and ReadFrom, which would pick a small buffer.
+type writerOnly struct{ io.Writer }
+type readerOnly struct{ io.Reader }
 
 // register hands the builder's contents over to a Register, with exactly-sized copies so that
 // no growth slack stays on the heap.
@@ -159,25 +181,36 @@ func (b *builder) register() *Register {
 	return r
 }
 
-func (b *builder) compile() (*Register, error) {
-	r := b.register()
-	skipped := b.skipped
-	*b = builder{} // let the parse-time maps go before the index is built
-	if err := r.index(); err != nil {
-		return nil, fmt.Errorf("register: %w", err)
+// compile runs the duplicate check alongside building the index (on two cores that hides
+// most of it) and returns the register if neither found a problem.
+func (b *builder) compile(checkDuplicates func()) (*Register, error) {
+	if b.errs.len() > 0 {
+		checkDuplicates() // so that one pass reports everything; no index needed
+		return nil, b.errs.err()
 	}
-	r.stats.SkippedForeignHost = skipped
+	r := b.register()
+	var wg sync.WaitGroup
+	wg.Go(checkDuplicates)
+	indexErr := r.index()
+	wg.Wait()
+	if err := b.errs.err(); err != nil {
+		return nil, err
+	}
+	if indexErr != nil {
+		return nil, fmt.Errorf("register: %w", indexErr)
+	}
+	r.stats.SkippedForeignHost = b.skipped
 	return r, nil
 }
 
 // parseFile reads one file into the builder. Problems in the data are collected in b.errs;
 // the error returned is for what stops reading altogether.
-func (b *builder) parseFile(name string, data []byte) error {
+func (b *builder) parseFile(name string, data string) error {
 	file, err := b.addFile(name)
 	if err != nil {
 		return err
 	}
-	data = bytes.TrimPrefix(data, bom)
+	data = strings.TrimPrefix(data, bom)
 	switch detectFormat(name, data) {
 	case formatJSON:
 		b.parseJSON(file, data)
@@ -196,46 +229,42 @@ func (b *builder) fileError(file uint16, line int, err error) {
 // parseCSV reads CSV with a header row naming the columns, in any order and case. The
 // delimiter is a comma, or a semicolon when the header uses those (spreadsheets in many
 // locales, Russian among them, write semicolons); an Excel "sep=;" first line is honoured.
-func (b *builder) parseCSV(file uint16, data []byte) {
-	comma := ','
-	firstLine, _, _ := bytes.Cut(data, []byte("\n"))
-	firstLine = bytes.TrimRight(firstLine, "\r")
-	lineOffset := 0
-	if s, ok := bytes.CutPrefix(firstLine, []byte("sep=")); ok && len(s) == 1 {
-		comma = rune(s[0])
-		data = data[len(firstLine):]
-		data = bytes.TrimPrefix(bytes.TrimPrefix(data, []byte("\r")), []byte("\n"))
-		lineOffset = 1
-	} else if bytes.Count(firstLine, []byte(";")) > bytes.Count(firstLine, []byte(",")) {
+func (b *builder) parseCSV(file uint16, data string) {
+	comma := byte(',')
+	firstLine, _, _ := strings.Cut(data, "\n")
+	firstLine = strings.TrimSuffix(firstLine, "\r")
+	first := 1
+	if sep, ok := strings.CutPrefix(firstLine, "sep="); ok && len(sep) == 1 && !strings.ContainsAny(sep, "\"\r\n") {
+		comma = sep[0]
+		data = strings.TrimPrefix(strings.TrimPrefix(data[len(firstLine):], "\r"), "\n")
+		first = 2
+	} else if strings.Count(firstLine, ";") > strings.Count(firstLine, ",") {
 		comma = ';'
 	}
-	cr := csv.NewReader(bytes.NewReader(data))
-	cr.Comma = comma
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-
-	header, err := cr.Read()
-	if err == io.EOF {
+	cr := newCSVReader(data, comma, first)
+	ok, serr := cr.next()
+	if serr != nil {
+		b.fileError(file, serr.startLine, errors.New("CSV: "+serr.msg))
+		return
+	}
+	if !ok {
 		b.fileError(file, 0, errors.New("empty file: want a header row naming the columns"))
 		return
 	}
-	if err != nil {
-		b.fileError(file, 1+lineOffset, csvError(err, lineOffset))
-		return
-	}
-	columns := make([]int, len(header))
+	headerLine := cr.lines[0]
+	columns := make([]int, len(cr.fields))
 	var have [numFields]bool
-	ok := true
-	for i, h := range header {
-		h = strings.TrimSpace(h)
+	good := true
+	for i, h := range cr.fields {
+		h = trimField(h)
 		f := fieldIndex(h)
 		switch {
 		case f < 0:
-			b.fileError(file, 1+lineOffset, fmt.Errorf("unknown column %q (want %s)", h, strings.Join(fieldNames[:], ", ")))
-			ok = false
+			b.fileError(file, headerLine, fmt.Errorf("unknown column %q (want %s)", h, strings.Join(fieldNames[:], ", ")))
+			good = false
 		case have[f]:
-			b.fileError(file, 1+lineOffset, fmt.Errorf("duplicate column %q", h))
-			ok = false
+			b.fileError(file, headerLine, fmt.Errorf("duplicate column %q", h))
+			good = false
 		}
 		if f >= 0 {
 			have[f] = true
@@ -244,78 +273,102 @@ func (b *builder) parseCSV(file uint16, data []byte) {
 	}
 	for _, f := range [...]int{fieldID, fieldCountries, fieldTarget} {
 		if !have[f] {
-			b.fileError(file, 1+lineOffset, fmt.Errorf("missing required column %q", fieldNames[f]))
-			ok = false
+			b.fileError(file, headerLine, fmt.Errorf("missing required column %q", fieldNames[f]))
+			good = false
 		}
 	}
-	if !ok {
+	if !good {
 		return
 	}
 
-	var r row
-	r.index = -1
-	for {
-		rec, err := cr.Read()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			// A broken quote leaves the reader out of step with the rows; stop here.
-			line := 0
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				line = pe.StartLine
-			}
-			b.fileError(file, line+lineOffset, csvError(err, lineOffset))
-			return
-		}
-		start, _ := cr.FieldPos(0)
-		start += lineOffset
-		if len(rec) != len(columns) {
-			if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+	// Reading and validating run side by side: the reader turns text into rows, in batches,
+	// and this goroutine validates them in order.
+	batches := make(chan []row, 4)
+	free := make(chan []row, 4)
+	go readCSVRows(cr, columns, batches, free)
+	for batch := range batches {
+		for i := range batch {
+			r := &batch[i]
+			if r.err != nil {
+				b.fileError(file, r.start, r.err)
 				continue
 			}
-			b.fileError(file, start, fmt.Errorf("%d fields, but the header has %d", len(rec), len(columns)))
-			continue
+			b.addRow(file, r)
 		}
-		blank := true
-		r = row{index: -1, start: start}
-		for i, v := range rec {
-			v = strings.TrimSpace(v)
-			f := columns[i]
-			r.val[f] = v
-			r.line[f], _ = cr.FieldPos(i)
-			r.line[f] += lineOffset
-			blank = blank && v == ""
+		select {
+		case free <- batch[:0]:
+		default:
 		}
-		for f := range r.line {
-			if r.line[f] == 0 {
-				r.line[f] = start // a column the file does not have
-			}
-		}
-		if blank {
-			continue // spreadsheets leave rows of empty cells behind
-		}
-		b.addRow(file, &r)
 	}
 }
 
-// csvError reports a syntax error at the row it breaks; an unclosed quote is only noticed
-// lines later, so that line is added.
-func csvError(err error, lineOffset int) error {
-	var pe *csv.ParseError
-	if !errors.As(err, &pe) {
-		return err
+const csvBatch = 512
+
+// readCSVRows sends the records of cr as rows, skipping blank ones; a problem with a record
+// travels as a row with err set, so that it is reported in line order.
+func readCSVRows(cr *csvReader, columns []int, batches chan<- []row, free <-chan []row) {
+	defer close(batches)
+	batch := make([]row, 0, csvBatch)
+	flush := func() {
+		batches <- batch
+		select {
+		case batch = <-free:
+		default:
+			batch = make([]row, 0, csvBatch)
+		}
 	}
-	if pe.Line != pe.StartLine {
-		return fmt.Errorf("CSV: %w (noticed on line %d)", pe.Err, pe.Line+lineOffset)
+	for {
+		ok, serr := cr.next()
+		if serr != nil {
+			// A broken quote leaves the reader out of step with the rows; stop here.
+			msg := "CSV: " + serr.msg
+			if serr.line != serr.startLine {
+				msg += fmt.Sprintf(" (noticed on line %d)", serr.line)
+			}
+			batch = append(batch, row{start: serr.startLine, err: errors.New(msg)})
+			break
+		}
+		if !ok {
+			break
+		}
+		start := cr.lines[0]
+		if len(cr.fields) != len(columns) {
+			if len(cr.fields) == 1 && trimField(cr.fields[0]) == "" {
+				continue
+			}
+			batch = append(batch, row{start: start, err: fmt.Errorf("%d fields, but the header has %d", len(cr.fields), len(columns))})
+		} else {
+			batch = append(batch, row{index: -1, start: start})
+			r := &batch[len(batch)-1]
+			blank := true
+			for i, v := range cr.fields {
+				f := columns[i]
+				r.val[f] = v
+				r.line[f] = cr.lines[i]
+				blank = blank && trimField(v) == ""
+			}
+			if blank {
+				batch = batch[:len(batch)-1] // spreadsheets leave rows of empty cells behind
+				continue
+			}
+			for f := range r.line {
+				if r.line[f] == 0 {
+					r.line[f] = start // a column the file does not have
+				}
+			}
+		}
+		if len(batch) == csvBatch {
+			flush()
+		}
 	}
-	return fmt.Errorf("CSV: %w", pe.Err)
+	if len(batch) > 0 {
+		batches <- batch
+	}
 }
 
 // lineCounter turns byte offsets into line numbers, moving forward only.
 type lineCounter struct {
-	data []byte
+	data string
 	off  int
 	line int
 }
@@ -324,14 +377,14 @@ func (c *lineCounter) at(off int) int {
 	if off < c.off {
 		c.off, c.line = 0, 1
 	}
-	c.line += bytes.Count(c.data[c.off:off], []byte("\n"))
+	c.line += strings.Count(c.data[c.off:off], "\n")
 	c.off = off
 	return c.line
 }
 
 // parseJSON reads a JSON array of objects. Errors name the element and the line it starts on.
-func (b *builder) parseJSON(file uint16, data []byte) {
-	dec := json.NewDecoder(bytes.NewReader(data))
+func (b *builder) parseJSON(file uint16, data string) {
+	dec := json.NewDecoder(strings.NewReader(data))
 	lines := lineCounter{data: data, line: 1}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
 		b.fileError(file, lines.at(int(dec.InputOffset())), errors.New("want a JSON array of objects"))
@@ -348,7 +401,7 @@ func (b *builder) parseJSON(file uint16, data []byte) {
 			b.errs.add(&Error{File: b.files[file], Line: line, Index: i, Err: jsonError(err)})
 			return
 		}
-		b.addJSONObject(file, raw, line, i)
+		b.addJSONObject(file, string(raw), line, i)
 	}
 	if _, err := dec.Token(); err != nil {
 		b.fileError(file, lines.at(int(dec.InputOffset())), jsonError(err))
@@ -361,11 +414,11 @@ func (b *builder) parseJSON(file uint16, data []byte) {
 
 // parseJSONLines reads one object per line; blank lines are skipped and a broken line does
 // not stop the lines after it from being checked.
-func (b *builder) parseJSONLines(file uint16, data []byte) {
+func (b *builder) parseJSONLines(file uint16, data string) {
 	for n := 1; len(data) > 0; n++ {
-		line, rest, _ := bytes.Cut(data, []byte("\n"))
+		line, rest, _ := strings.Cut(data, "\n")
 		data = rest
-		line = bytes.TrimSpace(line)
+		line = strings.TrimSpace(line)
 		if len(line) == 0 {
 			continue
 		}
@@ -389,7 +442,7 @@ func jsonError(err error) error {
 // addJSONObject reads one object: string fields, "countries" also as an array of strings,
 // null as absent. Unknown and repeated fields are errors (a repeated "countries" would
 // otherwise silently mean the last one).
-func (b *builder) addJSONObject(file uint16, obj []byte, line, index int) {
+func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 	bad := func(field string, err error) {
 		b.errs.add(&Error{File: b.files[file], Line: line, Index: index, Field: field, Err: err})
 	}
@@ -397,7 +450,7 @@ func (b *builder) addJSONObject(file uint16, obj []byte, line, index int) {
 	for f := range r.line {
 		r.line[f] = line
 	}
-	dec := json.NewDecoder(bytes.NewReader(obj))
+	dec := json.NewDecoder(strings.NewReader(obj))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		bad("", errors.New("want a JSON object"))
 		return
@@ -431,7 +484,7 @@ func (b *builder) addJSONObject(file uint16, obj []byte, line, index int) {
 		switch v := value.(type) {
 		case nil:
 		case string:
-			r.val[f] = strings.TrimSpace(v)
+			r.val[f] = v
 		case []any:
 			if f != fieldCountries {
 				bad(fieldNames[f], errors.New("want a string"))

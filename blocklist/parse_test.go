@@ -329,7 +329,7 @@ func TestParseErrors(t *testing.T) {
 			`  {"id":"a","countries":"RU","target":"post:3"}` + "\n" +
 			"]\n", []string{
 			`register o.json: line 3: [1].countries: unknown country code "RX"`,
-			`register o.json: line 8: [2].id: duplicate id "a" (also at o.json:2)`,
+			`register o.json: line 8: id: duplicate id "a" (also at o.json:2)`,
 		}},
 		{"json array syntax error", "o.json", "[\n" + `{"id":"a","countries":"RX","target":"post:1"},` + "\n" + `{"id":}` + "\n]", []string{
 			`register o.json: line 2: [0].countries: unknown country code "RX"`,
@@ -520,10 +520,10 @@ func TestCompile(t *testing.T) {
 	_, err = Compile(bad, Options{})
 	want := []string{
 		`order 0 "a" (y.csv:2): countries: unknown country code "RX"`,
-		`order 1 "a" (y.csv:3): id: duplicate id (also at y.csv:2)`,
 		`order 2 "c" (y.csv:4): action: throttle needs a rate above 0`,
 		`order 3 "d" (): action: unknown action 9`,
 		`order 4 "e" (): target: unknown target kind 0`,
+		`order "a" (y.csv:3): id: duplicate id (also at y.csv:2)`,
 	}
 	if err == nil || !slices.Equal(strings.Split(err.Error(), "\n"), want) {
 		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))
