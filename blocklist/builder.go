@@ -696,9 +696,6 @@ func pathValue(s string) (TargetKind, string, error) {
 		return 0, "", fmt.Errorf("path prefix %q ends inside a percent-escape", s)
 	}
 	c := CanonicalPath(s)
-	if !utf8.ValidString(c) {
-		return 0, "", fmt.Errorf("path %q decodes to invalid UTF-8", s)
-	}
 	if kind == TargetPathPrefix && c != "/" && (strings.HasSuffix(s, "/") || strings.HasSuffix(s, `\`)) {
 		c += "/"
 	}
@@ -707,14 +704,23 @@ func pathValue(s string) (TargetKind, string, error) {
 
 // urlTarget resolves a URL through the patterns: a post if any template finds one, an
 // account if a template covers the whole path, else the exact path.
+//
+// The host is checked first, with a lenient split of the URL, so that a malformed URL of
+// another site (real registers have unencoded spaces) is skipped like any other rather than
+// refusing the register.
 func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool, err error) {
+	if b.hosts != nil && !b.hosts[urlHost(s)] {
+		return 0, "", true, nil
+	}
+	if strings.ContainsAny(s, " \t\r\n") {
+		return 0, "", false, fmt.Errorf("bad URL %q: write spaces as %%20", s)
+	}
 	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || !utf8.ValidString(s) || strings.ContainsAny(s, " \t\r\n") {
+	if err != nil || u.Host == "" || !utf8.ValidString(s) || strings.Contains(s, "\\") {
 		return 0, "", false, fmt.Errorf("bad URL %q", s)
 	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	if b.hosts != nil && !b.hosts[host] {
-		return 0, "", true, nil
+	if host := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); host != urlHost(s) {
+		return 0, "", false, fmt.Errorf("bad URL %q: its host is ambiguous", s)
 	}
 	path := CanonicalPath(u.EscapedPath())
 	v := visitor{}
@@ -724,14 +730,36 @@ func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool,
 		return TargetPost, v.post, false, checkKey(s, "post id", v.post)
 	case v.hasAccount:
 		return TargetAccount, v.account, false, checkKey(s, "account", v.account)
-	case !utf8.ValidString(path):
-		return 0, "", false, fmt.Errorf("URL %q: path decodes to invalid UTF-8", s)
 	case u.RawQuery != "":
 		// Dropping the query would withhold every page at this path ("/search?q=x" would
 		// become all of /search).
 		return 0, "", false, fmt.Errorf("URL %q names no post or account by the patterns, and a path target cannot keep its query; write path:%s if all of it is meant", s, path)
 	}
 	return TargetPath, path, false, nil
+}
+
+// urlHost extracts the host of an http(s) URL as browsers do, lower-cased, without userinfo,
+// port or trailing dot. A backslash ends the authority, as it does for browsers, so
+// "https://evil.example\\@t.co/" is on evil.example.
+func urlHost(s string) string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexAny(rest, "/?#\\"); i >= 0 {
+		rest = rest[:i]
+	}
+	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if strings.HasPrefix(rest, "[") {
+		if i := strings.IndexByte(rest, ']'); i >= 0 {
+			rest = rest[1:i]
+		}
+	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 {
+		rest = rest[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(rest), ".")
 }
 
 // checkKey refuses keys found in a URL that an explicit target could not spell.
@@ -766,11 +794,15 @@ func (b *builder) addOrder(i int, o *Order) {
 		kind = TargetAccount
 		value, err = accountValue(o.Target.Value)
 	case TargetPath, TargetPathPrefix:
-		v := o.Target.Value
-		if o.Target.Kind == TargetPathPrefix {
-			v += "*"
+		// Values are taken as Parse returns them: already decoded, so "?" or "*" in them
+		// are literal characters, not syntax.
+		kind, value = o.Target.Kind, CanonicalPath(o.Target.Value)
+		switch {
+		case !strings.HasPrefix(o.Target.Value, "/"):
+			err = fmt.Errorf("path %q must start with /", o.Target.Value)
+		case kind == TargetPathPrefix && value != "/" && strings.HasSuffix(o.Target.Value, "/"):
+			value += "/"
 		}
-		kind, value, err = pathValue(v)
 	default:
 		err = fmt.Errorf("unknown target kind %d", o.Target.Kind)
 	}

@@ -99,8 +99,19 @@ func canonicalize(dst []byte, raw string) []byte {
 // In a query component (query true) "+" is a space and a backslash stays as it is.
 func appendDecoded(dst []byte, raw string, query bool) []byte {
 	base := len(dst)
+	special := &pathSpecial
+	if query {
+		special = &querySpecial
+	}
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
+		if !special[c] {
+			// The common byte: it completes no escape unless a "%" is among the last two.
+			if n := len(dst); n-base < 2 || dst[n-1] != '%' && dst[n-2] != '%' {
+				dst = append(dst, asciiLower[c])
+				continue
+			}
+		}
 		if query && c == '+' {
 			c = ' '
 		}
@@ -111,6 +122,28 @@ func appendDecoded(dst []byte, raw string, query bool) []byte {
 	}
 	return dst
 }
+
+// pathSpecial and querySpecial mark the bytes appendDecoded cannot just copy (lower-cased).
+var pathSpecial, querySpecial = func() (p, q [256]bool) {
+	for c := range 0x20 {
+		p[c], q[c] = true, true
+	}
+	p[0x7f], q[0x7f] = true, true
+	p['%'], q['%'] = true, true
+	p['\\'] = true
+	q['+'] = true
+	return p, q
+}()
+
+var asciiLower = func() (t [256]byte) {
+	for c := range t {
+		t[c] = byte(c)
+		if 'A' <= c && c <= 'Z' {
+			t[c] = byte(c) + 'a' - 'A'
+		}
+	}
+	return t
+}()
 
 // pushDecoded appends one byte, then folds a "%XX" it completes, repeatedly: decoding "%25"
 // yields a "%" that may start a new escape with what follows, which is how double-encoding is

@@ -130,6 +130,13 @@ func queryComponent(buf []byte, raw string) []byte {
 var formatSuffixes = [...]string{".json", ".xml", ".rss", ".atom", ".html", ".htm", ".txt"}
 
 func formatStem[T text](s T) (T, bool) {
+	dot := false
+	for i := len(s) - 1; i >= 0 && i >= len(s)-5; i-- {
+		dot = dot || s[i] == '.'
+	}
+	if !dot {
+		return s, false
+	}
 	for _, suf := range formatSuffixes {
 		if n := len(s) - len(suf); n > 0 && string(s[n:]) == suf {
 			return s[:n], true
@@ -231,6 +238,12 @@ func trimZeros[T text](s T) T {
 // parseDecimal parses ASCII digits, leading zeros allowed; ok is false on overflow.
 func parseDecimal[T text](s T) (n uint64, ok bool) {
 	s = trimZeros(s)
+	if len(s) < 20 { // 19 digits cannot overflow; no need to check each one
+		for i := 0; i < len(s); i++ {
+			n = n*10 + uint64(s[i]-'0')
+		}
+		return n, true
+	}
 	if len(s) > 20 {
 		return 0, false
 	}
@@ -310,7 +323,7 @@ func walkPrefixes[T text](v *visitor, n *trieNode, rest T) {
 func matchPath[T text](v *visitor, path T, rawQuery string) {
 	r := v.r
 	walkKeys(r.patterns, v, path, rawQuery)
-	if len(r.paths) > 0 {
+	if r.pathLens.has(len(path)) {
 		if h, ok := r.paths[string(path)]; ok {
 			v.consider(h)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Action is what an order makes the gateway do.
@@ -73,16 +74,33 @@ func (t Target) String() string {
 	case TargetAccount:
 		return "account:" + t.Value
 	case TargetPath:
-		return "path:" + pathEscaper.Replace(t.Value)
+		return "path:" + escapePath(t.Value)
 	case TargetPathPrefix:
-		return "path:" + pathEscaper.Replace(t.Value) + "*"
+		return "path:" + escapePath(t.Value) + "*"
 	}
 	return t.Kind.String() + ":" + t.Value
 }
 
-// pathEscaper escapes what a canonical path may contain (a "%" decoded from "%25", say) but a
-// path target may not spell literally.
-var pathEscaper = strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23", "*", "%2A")
+// escapePath escapes what a canonical path may contain but a path target cannot spell
+// literally: "%" (decoded from "%25"), "?", "#", "*", and bytes that are not UTF-8 (old
+// Russian sites percent-encode windows-1251).
+func escapePath(p string) string {
+	if !strings.ContainsAny(p, "%?#*") && utf8.ValidString(p) {
+		return p
+	}
+	var b strings.Builder
+	for i := 0; i < len(p); {
+		r, size := utf8.DecodeRuneInString(p[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '%', r == '?', r == '#', r == '*':
+			fmt.Fprintf(&b, "%%%02X", p[i])
+		default:
+			b.WriteString(p[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
 
 // Order is one legal order, as the code that enforces and explains it needs it. Orders returned
 // by a [Register] are copies: changing one does not change the register.

@@ -384,7 +384,9 @@ func TestParseStatsAndHosts(t *testing.T) {
 		"e,RU,https://t.co.evil.example/x/status/4\n" +
 		"f,RU,https://t.co@evil.example/x/status/5\n" +
 		"g,RU,https://T.CO/abc\n" +
-		"h,RU,http://t.co:8080/x/status/6\n"
+		"h,RU,http://t.co:8080/x/status/6\n" +
+		"i,RU,https://evil.example\\@t.co/x/status/7\n" +
+		"j,RU,https://muzofon.example/search/музыка белых order\n"
 	orders, stats, err := Parse("o.csv", strings.NewReader(data), Options{Hosts: []string{"twitter.example", "t.co"}})
 	if err != nil {
 		t.Fatal(err)
@@ -397,7 +399,7 @@ func TestParseStatsAndHosts(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Errorf("kept %v, want %v", ids, want)
 	}
-	if stats != (ParseStats{Orders: 4, SkippedForeignHost: 4}) {
+	if stats != (ParseStats{Orders: 4, SkippedForeignHost: 6}) {
 		t.Errorf("stats %+v", stats)
 	}
 	// Skipped rows are still validated: a register is refused for a bad row on any host.
@@ -407,6 +409,12 @@ func TestParseStatsAndHosts(t *testing.T) {
 	}
 	if _, _, err := Parse("o.csv", strings.NewReader(data), Options{Hosts: []string{"bad host/"}}); err == nil {
 		t.Error("a bad host was accepted")
+	}
+	// On the site's own host, URLs are checked strictly.
+	for _, u := range []string{"https://t.co/search/a b", `https://t.co\@evil.example/x`, "https://t.co/%zz"} {
+		if _, _, err := Parse("o.csv", strings.NewReader("id,countries,target\nx,RU,"+u+"\n"), Options{Hosts: []string{"t.co"}}); err == nil {
+			t.Errorf("%s was accepted", u)
+		}
 	}
 }
 
@@ -434,6 +442,7 @@ func TestURLTargets(t *testing.T) {
 		{"sub-page is a path, not an account", "https://twitter.example/media/upload", nil, Target{TargetPath, "/media/upload"}},
 		{"root", "https://twitter.example", nil, Target{TargetPath, "/"}},
 		{"encoded path", "https://twitter.example/some%75ser/%73tatus/5", nil, Target{TargetPost, "5"}},
+		{"windows-1251 escapes stay bytes", "http://x.example/mp3/%F1%E5%E9%F4", nil, Target{TargetPath, "/mp3/\xf1\xe5\xe9\xf4"}},
 		{"custom patterns", "https://x.example/u/Bob", custom, Target{TargetAccount, "bob"}},
 		{"custom query", "https://x.example/view?post=42", custom, Target{TargetPost, "42"}},
 		{"custom patterns: default shapes are paths", "https://x.example/bob/status/1", custom, Target{TargetPath, "/bob/status/1"}},
@@ -443,6 +452,23 @@ func TestURLTargets(t *testing.T) {
 			o := mustParse(t, "o.csv", "id,countries,target\nx,RU,"+tc.url+"\n", Options{Patterns: tc.patterns})
 			if o[0].Target != tc.want {
 				t.Errorf("%s -> %v, want %v", tc.url, o[0].Target, tc.want)
+			}
+			// Written back, the target reads as itself, and the URL's own path matches it.
+			again := mustParse(t, "o.csv", "id,countries,target\nx,RU,"+o[0].Target.String()+"\n", Options{Patterns: tc.patterns})
+			if again[0].Target != tc.want {
+				t.Errorf("%s -> %v", o[0].Target, again[0].Target)
+			}
+			r, err := Compile(o, Options{Patterns: tc.patterns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.SplitN(tc.url, "/", 4)
+			path, query, _ := strings.Cut(parts[len(parts)-1], "?")
+			if len(parts) < 4 {
+				path = ""
+			}
+			if _, ok := r.Match("RU", "/"+path, query, testNow); !ok {
+				t.Errorf("the URL itself does not match its order")
 			}
 		})
 	}

@@ -30,6 +30,7 @@ type Register struct {
 	postStrs map[string]uint32 // other post ids
 	accounts map[string]uint32
 	paths    map[string]uint32
+	pathLens lengthSet // lengths of the exact paths, to skip hashing most request paths
 	prefixes *trieNode
 
 	countries countrySet // countries with at least one order
@@ -283,6 +284,7 @@ func (r *Register) index() error {
 			chain(r.accounts, v, uint32(i))
 		case TargetPath:
 			chain(r.paths, v, uint32(i))
+			r.pathLens.add(len(v))
 		case TargetPathPrefix:
 			r.prefixes.insert(v, uint32(i), r.entries)
 		}
@@ -312,6 +314,12 @@ func (r *Register) index() error {
 	}
 	return nil
 }
+
+// lengthSet is a bitset of string lengths; lengths from 255 up share the last bit.
+type lengthSet [4]uint64
+
+func (s *lengthSet) add(n int)      { n = min(n, 255); s[n>>6] |= 1 << (n & 63) }
+func (s *lengthSet) has(n int) bool { n = min(n, 255); return s[n>>6]&(1<<(n&63)) != 0 }
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
