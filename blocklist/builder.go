@@ -273,13 +273,14 @@ func (b *builder) refID(ref uint32) (string, position) {
 }
 
 // checkDuplicates reports every id that was read more than once, at each later occurrence,
-// naming the first, in file and line order.
+// naming the first, in file and line order. It is linear in the number of ids, however many
+// times one is repeated.
 func (b *builder) checkDuplicates(dupError func(id string, at, first position) error) {
 	hs := sortIDHashes(b.idHashes)
 	b.idHashes = nil
 	type dup struct {
-		at  position
-		err error
+		at, first position
+		ref       uint32
 	}
 	var dups []dup
 	for i := 0; i < len(hs); {
@@ -287,13 +288,23 @@ func (b *builder) checkDuplicates(dupError func(id string, at, first position) e
 		for j < len(hs) && hs[j].h == hs[i].h {
 			j++
 		}
-		// Equal hashes: compare the ids themselves (almost always all the same).
-		for k := i + 1; k < j; k++ {
-			id, at := b.refID(hs[k].ref)
-			for _, y := range hs[i:k] {
-				if firstID, first := b.refID(y.ref); firstID == id {
-					dups = append(dups, dup{at, dupError(id, at, first)})
-					break
+		if j-i > 1 {
+			// Equal hashes almost always mean equal ids; different ids that collide are
+			// sorted out with a map, for that run only.
+			firstID, firstPos := b.refID(hs[i].ref)
+			var collided map[string]position
+			for _, x := range hs[i+1 : j] {
+				id, at := b.refID(x.ref)
+				switch first, ok := collided[id]; {
+				case id == firstID:
+					dups = append(dups, dup{at, firstPos, x.ref})
+				case ok:
+					dups = append(dups, dup{at, first, x.ref})
+				default:
+					if collided == nil {
+						collided = make(map[string]position)
+					}
+					collided[id] = at
 				}
 			}
 		}
@@ -306,7 +317,12 @@ func (b *builder) checkDuplicates(dupError func(id string, at, first position) e
 		return cmpUint64(uint64(x.at.line), uint64(y.at.line))
 	})
 	for _, d := range dups {
-		b.errs.add(d.err)
+		if !b.errs.room() {
+			b.errs.more++ // counted, not spelled out
+			continue
+		}
+		id, _ := b.refID(d.ref)
+		b.errs.add(dupError(id, d.at, d.first))
 	}
 }
 

@@ -3,12 +3,33 @@
 // countries, on whose authority, and from when until when.
 //
 // A register is read from CSV (what legal teams edit in a spreadsheet) or JSON files with
-// [Parse] or [LoadFiles], validated strictly (a file with any error is refused whole, with every
-// problem reported by file, line and field), and compiled into an immutable [Register] whose
+// [Parse] or [LoadFiles], validated strictly, and compiled into an immutable [Register] whose
 // [Register.Match] runs on every request. Matching first brings the request path into the
 // canonical form the application would see ([CanonicalPath]), so that case, percent-encoding,
-// dot segments and similar tricks cannot dodge an order, then looks the path up through the
-// site's URL [Patterns] in constant time without allocating.
+// dot segments and similar tricks cannot dodge an order, then finds the posts and accounts in
+// it through the site's URL [Patterns], in constant time and without allocating.
 //
-// The package uses only the standard library and knows nothing about Caddy.
+// # Register files
+//
+// CSV files have a header row naming the columns, in any order; UTF-8, with or without a BOM,
+// CRLF or LF, comma- or semicolon-separated. JSON files hold an array of objects, or one
+// object per line (JSON Lines: .jsonl, .ndjson); the format goes by the extension, then by
+// content. The fields are the same everywhere:
+//
+//	id         required, unique across all files of a register
+//	countries  required: ISO 3166-1 alpha-2 codes separated by spaces, "|" or commas
+//	           (a JSON array also does), or "*" for everywhere
+//	target     required: post:<id>, account:<handle> or @handle, path:<exact path>,
+//	           path:<prefix>*, or a URL of the site, resolved through the patterns
+//	action     block (the default), throttle <rate>, or throttle <rate> both
+//	           (rates like 64KiB/s, 2Mbit/s; "both" slows responses too)
+//	authority  who ordered it
+//	reference  decision number and date
+//	notice     absolute http(s) URL of the public notice
+//	reason     text shown to the user
+//	start, end the order applies from start until (not including) end; RFC 3339, or
+//	           YYYY-MM-DD for midnight UTC; either may be empty
+//
+// Every problem is reported with its file, line and field, and a file with any problem is
+// refused whole: a register is never partly loaded.
 package blocklist

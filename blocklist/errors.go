@@ -63,7 +63,8 @@ func (l *errorList) add(err error) {
 	l.more++
 }
 
-func (l *errorList) len() int { return len(l.errs) + l.more }
+func (l *errorList) len() int   { return len(l.errs) + l.more }
+func (l *errorList) room() bool { return len(l.errs) < maxErrors }
 
 func (l *errorList) err() error {
 	if len(l.errs) == 0 {

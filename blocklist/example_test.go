@@ -1,0 +1,47 @@
+package blocklist_test
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/georestrict/caddy-georestrict/blocklist"
+)
+
+func Example() {
+	register := `id,countries,target,action,authority,reason
+rkn-1,RU,https://twitter.example/someuser/status/123,,Roskomnadzor,Withheld in your country
+rkn-2,RU|BY,@OtherUser,throttle 64KiB/s,Roskomnadzor,
+`
+	opts := blocklist.Options{Hosts: []string{"twitter.example"}}
+	orders, _, err := blocklist.Parse("orders.csv", strings.NewReader(register), opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, err := blocklist.Compile(orders, opts)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	now := time.Now()
+	for _, req := range []struct{ country, path string }{
+		{"RU", "/SomeUser/status/00123/photo/1"},
+		{"RU", "/someuser/%2573tatus/123"},
+		{"BY", "/@otheruser"},
+		{"DE", "/someuser/status/123"},
+	} {
+		if o, ok := r.Match(req.country, req.path, "", now); ok {
+			fmt.Println(req.country, req.path, "->", o.ID, o.Action, o.Target)
+		} else {
+			fmt.Println(req.country, req.path, "-> allowed")
+		}
+	}
+	fmt.Println(blocklist.CanonicalPath("/x/../SomeUser//status/123;jsessionid=1/"))
+	// Output:
+	// RU /SomeUser/status/00123/photo/1 -> rkn-1 block post:123
+	// RU /someuser/%2573tatus/123 -> rkn-1 block post:123
+	// BY /@otheruser -> rkn-2 throttle account:otheruser
+	// DE /someuser/status/123 -> allowed
+	// /someuser/status/123
+}
