@@ -80,25 +80,31 @@ func fmtRate(rate int64) string {
 	return fmt.Sprintf("%dB/s", rate)
 }
 
-// measureRate reads an endless body through readers Readers sharing b for
-// about d of real time, and returns the rate they got as a fraction of b's
-// rate, leaving out the burst a new budget starts with. It counts up to the
-// last Read that returned, not up to d: a Read cut short at the end would
-// otherwise count its wait but not its bytes.
-func measureRate(b *throttle.Budget, readers int, d time.Duration) (ratio float64, elapsed time.Duration) {
+// measureRate reads an endless body through one Reader per request in
+// requests (each holding the same budget, as parallel uploads of one client
+// do) for about d of real time, and returns the rate they got as a fraction
+// of the budget's rate, leaving out the burst a new budget starts with. It times from the
+// first Read that returned, so that goroutines slow to start do not count,
+// to the last one, not to d: a Read cut short at the end would otherwise
+// count its wait but not its bytes.
+//
+// It also returns the longest time one reader went between two Reads: when
+// it is much longer than the bucket holds (Budget.Burst at the rate), the
+// host did not run the reader, and tokens overflowed the bucket unused.
+func measureRate(requests []*throttle.Budget, d time.Duration) (ratio float64, elapsed, maxGap time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var (
-		mu    sync.Mutex
-		total int64
-		last  time.Time
-		wg    sync.WaitGroup
+		mu          sync.Mutex
+		total       int64
+		first, last time.Time
+		wg          sync.WaitGroup
 	)
-	start := time.Now()
-	for range readers {
+	for _, b := range requests {
 		wg.Go(func() {
 			r := throttle.NewReader(ctx, zeros{}, b)
 			buf := make([]byte, 32*kib)
+			var prev time.Time
 			for {
 				n, err := r.Read(buf)
 				if err != nil {
@@ -106,7 +112,14 @@ func measureRate(b *throttle.Budget, readers int, d time.Duration) (ratio float6
 				}
 				now := time.Now()
 				mu.Lock()
+				if !prev.IsZero() {
+					maxGap = max(maxGap, now.Sub(prev))
+				}
+				prev = now
 				total += int64(n)
+				if first.IsZero() || now.Before(first) {
+					first = now
+				}
 				if now.After(last) {
 					last = now
 				}
@@ -115,6 +128,23 @@ func measureRate(b *throttle.Budget, readers int, d time.Duration) (ratio float6
 		})
 	}
 	wg.Wait()
-	elapsed = last.Sub(start)
-	return float64(total-b.Burst()) / elapsed.Seconds() / float64(b.Rate()), elapsed
+	elapsed = last.Sub(first)
+	b := requests[0]
+	return float64(total-b.Burst()) / elapsed.Seconds() / float64(b.Rate()), elapsed, maxGap
+}
+
+// acquire returns the budget of client at rate once for each of n requests.
+func acquire(s *throttle.Store, client netip.Addr, rate int64, n int) []*throttle.Budget {
+	requests := make([]*throttle.Budget, n)
+	for i := range requests {
+		requests[i] = s.Acquire(client, rate)
+	}
+	return requests
+}
+
+// release releases the budget of every request.
+func release(requests []*throttle.Budget) {
+	for _, b := range requests {
+		b.Release()
+	}
 }

@@ -17,14 +17,14 @@ import (
 	"github.com/georestrict/caddy-georestrict/throttle"
 )
 
-// readFor reads an endless body through n Readers sharing b until d has
-// passed, and returns how many bytes each one passed.
-func readFor(b *throttle.Budget, n int, d time.Duration) []int64 {
+// readFor reads an endless body through one Reader per request in requests
+// until d has passed, and returns how many bytes each one passed.
+func readFor(requests []*throttle.Budget, d time.Duration) []int64 {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	counts := make([]int64, n)
+	counts := make([]int64, len(requests))
 	var wg sync.WaitGroup
-	for i := range n {
+	for i, b := range requests {
 		wg.Go(func() {
 			r := throttle.NewReader(ctx, zeros{}, b)
 			buf := make([]byte, 32*kib)
@@ -59,10 +59,11 @@ func TestReaderRate(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/readers=%d", fmtRate(rate), readers), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
 					s := throttle.NewStore(throttle.StoreOptions{})
-					b := s.Acquire(client, rate)
-					defer b.Release()
+					requests := acquire(s, client, rate, readers)
+					defer release(requests)
+					b := requests[0]
 
-					counts := readFor(b, readers, d)
+					counts := readFor(requests, d)
 
 					// A new budget starts full: its burst passes at once,
 					// then exactly rate per second.
@@ -98,7 +99,7 @@ func TestReaderClientsGetOwnRate(t *testing.T) {
 		counts := make([]int64, len(budgets))
 		var wg sync.WaitGroup
 		for i, b := range budgets {
-			wg.Go(func() { counts[i] = sum(readFor(b, 1, d)) })
+			wg.Go(func() { counts[i] = sum(readFor([]*throttle.Budget{b}, d)) })
 		}
 		wg.Wait()
 		for i, b := range budgets {
@@ -119,12 +120,11 @@ func TestReaderRateRealClock(t *testing.T) {
 		t.Skip("takes a second of real time")
 	}
 	const rate, d = 256 * kib, time.Second
-	s := throttle.NewStore(throttle.StoreOptions{})
-	b := s.Acquire(client, rate)
-	defer b.Release()
+	requests := acquire(throttle.NewStore(throttle.StoreOptions{}), client, rate, 4)
+	defer release(requests)
 
-	got, elapsed := measureRate(b, 4, d)
-	t.Logf("effective/configured = %.3f over %v", got, elapsed)
+	got, elapsed, maxGap := measureRate(requests, d)
+	t.Logf("effective/configured = %.3f over %v, longest gap between reads %v", got, elapsed, maxGap)
 	if math.Abs(got-1) > 0.2 {
 		t.Errorf("effective/configured = %.3f, want 1 ± 20%%", got)
 	}

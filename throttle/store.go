@@ -35,13 +35,14 @@ const minBurst = 1 << 10
 
 // StoreOptions configure a Store.
 type StoreOptions struct {
-	// MaxClients bounds the number of budgets remembered, in use or idle.
-	// Zero means DefaultMaxClients.
+	// MaxClients bounds the number of budgets remembered, in use or idle
+	// (see Store for in-use budgets beyond it). Zero or less means
+	// DefaultMaxClients.
 	MaxClients int
 	// Burst is the size in bytes of every budget's token bucket: how much a
 	// client may send at once after a pause, and how much a new client may
-	// send before it is slowed. Zero means DefaultBurstDuration of each
-	// budget's rate, at least 1 KiB. A small Burst at a high rate costs
+	// send before it is slowed. Zero or less means DefaultBurstDuration of
+	// each budget's rate, at least 1 KiB. A small Burst at a high rate costs
 	// accuracy (see DefaultBurstDuration) and makes reads small.
 	Burst int64
 }
@@ -65,6 +66,10 @@ type StoreOptions struct {
 // use at the same time, the store keeps exactly those and no idle one: it
 // grows past MaxClients only with the number of requests in flight, each of
 // which costs the server far more than its budget.
+//
+// A budget counts bytes whichever way they go: a client's uploads and
+// downloads at the same rate share one. Give each direction its own Store to
+// limit them separately.
 //
 // Acquire and Release take one exclusive lock. They run once per throttled
 // request, not per read, so a single lock is not a bottleneck; reads and
@@ -116,8 +121,9 @@ type Budget struct {
 	rate    int64
 	burst   int
 
-	// holders is the number of requests holding the budget. Only the store
-	// changes it, under its lock; readers load it to size their reads.
+	// holders is the number of requests holding the budget. The store
+	// changes it under its lock (except for budgets without limit, which it
+	// does not keep); readers and writers load it to size their pieces.
 	holders atomic.Int64
 }
 
@@ -258,6 +264,8 @@ func clientKey(client netip.Addr) netip.Addr {
 // the request's share of one second of the rate, so that no wait lasts much
 // longer than a second however many requests share the budget, and never more
 // than the bucket holds, since a larger reservation could not be granted.
+// Requests are counted by Acquire, so a caller that runs several Readers on
+// one Acquire gets longer waits than that.
 func (b *Budget) chunk() int {
 	if b.limiter == nil {
 		return math.MaxInt
