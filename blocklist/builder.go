@@ -58,6 +58,9 @@ type row struct {
 	broken bool
 	// err is a problem with the record itself (a CSV syntax error, say), reported at start.
 	err error
+	// reported marks fields the reader already found fault with (a JSON number where text
+	// belongs), so that "required field is empty" does not follow.
+	reported [numFields]bool
 }
 
 // rawTerms identifies the shared part of a row by its text, so that rows repeating a decision
@@ -215,7 +218,9 @@ var errRequired = errors.New("required field is empty")
 func (b *builder) addRow(file uint16, r *row) {
 	b.rowErrs = b.rowErrs[:0]
 	fail := func(f int, err error) {
-		b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+		if !r.reported[f] {
+			b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+		}
 	}
 	defer b.flushRowErrors()
 
@@ -441,7 +446,9 @@ func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
 	ok := true
 	fail := func(f int, err error) {
 		ok = false
-		b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+		if !r.reported[f] {
+			b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+		}
 	}
 	var t terms
 	var err error

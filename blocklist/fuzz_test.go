@@ -116,7 +116,8 @@ var csvSeeds = []string{
 		"c,ru,path:/Media/Upload*,,,,,,,\n" +
 		"d,KZ,https://twitter.example/x/status/9?s=1,,,,,,,\n" +
 		"e,KZ,path:/a%25b/%3F*,,,,,,,\n" +
-		"f,KZ,http://x.example/mp3/%F1%E5%E9,,,,,,,\n",
+		"f,KZ,http://x.example/mp3/%F1%E5%E9,,,,,,,\n" +
+		"g,KZ,post:099999999999999999999,,,,,,,\n",
 	"\ufeffid;countries;target\r\nx;RU;path:/banned\r\n",
 	"sep=;\nid;countries;target\nx;RU;post:1\n",
 	"id,countries,target\nx,RX,post:1\nx,RU,bogus\n",
@@ -141,7 +142,45 @@ func FuzzParseCSV(f *testing.F) {
 			t.Fatalf("re-serialised register does not parse: %v\n%s", err, writeCSV(t, orders))
 		}
 		sameOrders(t, orders, again)
+		everyOrderMatches(t, orders)
 	})
+}
+
+// everyOrderMatches compiles accepted orders and checks that a request for each order's own
+// target, in its country and window, is answered by some order.
+func everyOrderMatches(t *testing.T, orders []Order) {
+	t.Helper()
+	r, err := Compile(orders, Options{})
+	if err != nil {
+		t.Fatalf("accepted orders do not compile: %v", err)
+	}
+	for _, o := range orders {
+		var path string
+		switch o.Target.Kind {
+		case TargetPost:
+			path = "/x/status/" + o.Target.Value
+		case TargetAccount:
+			path = "/" + o.Target.Value
+		case TargetPath:
+			path = escapePath(o.Target.Value)
+		case TargetPathPrefix:
+			path = escapePath(o.Target.Value) + "x"
+		}
+		country := o.Countries[0]
+		if country == "*" {
+			country = ""
+		}
+		now := testNow
+		switch {
+		case !o.Start.IsZero():
+			now = o.Start
+		case !o.End.IsZero():
+			now = o.End.Add(-time.Nanosecond)
+		}
+		if _, ok := r.Match(country, path, "", now); !ok {
+			t.Fatalf("order %s (%v) not matched by %q in %q at %v", o.ID, o.Target, path, country, now)
+		}
+	}
 }
 
 var jsonSeeds = []string{
@@ -168,6 +207,7 @@ func FuzzParseJSON(f *testing.F) {
 				t.Fatalf("re-serialised register does not parse: %v\n%s", err, writeJSONLines(t, orders))
 			}
 			sameOrders(t, orders, again)
+			everyOrderMatches(t, orders)
 		}
 	})
 }

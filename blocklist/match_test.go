@@ -160,6 +160,28 @@ func TestMatchBypass(t *testing.T) {
 	}
 }
 
+// Post ids too long for a uint64 are compared as strings, without leading zeros, on both
+// sides.
+func TestMatchHugePostIDs(t *testing.T) {
+	r := mustRegister(t, "id,countries,target\nhuge,RU,post:099999999999999999999\nmax,RU,post:18446744073709551615\n", Options{})
+	tests := []struct{ path, want string }{
+		{"/x/status/99999999999999999999", "huge"},
+		{"/x/status/0000099999999999999999999", "huge"},
+		{"/x/status/99999999999999999999.json", "huge"},
+		{"/x/status/18446744073709551615", "max"},
+		{"/x/status/018446744073709551615", "max"},
+		{"/x/status/18446744073709551616", ""},
+		{"/x/status/9999999999999999999", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			if o, _ := r.Match("RU", tc.path, "", testNow); o.ID != tc.want {
+				t.Errorf("got %q, want %q", o.ID, tc.want)
+			}
+		})
+	}
+}
+
 func TestMatchPrecedence(t *testing.T) {
 	r := mustRegister(t, "id,countries,target,action\n"+
 		"z-post-throttle,RU,post:1,throttle 1KiB/s\n"+

@@ -450,13 +450,17 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 	for f := range r.line {
 		r.line[f] = line
 	}
+	fieldBad := func(f int, err error) {
+		bad(fieldNames[f], err)
+		r.reported[f] = true
+		r.broken = true
+	}
 	dec := json.NewDecoder(strings.NewReader(obj))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		bad("", errors.New("want a JSON object"))
 		return
 	}
 	var have [numFields]bool
-	ok := true
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -473,11 +477,10 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 		switch {
 		case f < 0:
 			bad("", fmt.Errorf("unknown field %q (want %s)", name, strings.Join(fieldNames[:], ", ")))
-			ok = false
+			r.broken = true
 			continue
 		case have[f]:
-			bad(fieldNames[f], errors.New("field given twice"))
-			ok = false
+			fieldBad(f, errors.New("field given twice"))
 			continue
 		}
 		have[f] = true
@@ -487,32 +490,25 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 			r.val[f] = v
 		case []any:
 			if f != fieldCountries {
-				bad(fieldNames[f], errors.New("want a string"))
-				ok = false
+				fieldBad(f, errors.New("want a string"))
 				continue
 			}
 			codes := make([]string, 0, len(v))
 			for _, c := range v {
 				s, isString := c.(string)
 				if !isString {
-					bad(fieldNames[f], errors.New("want a string or an array of strings"))
-					ok = false
+					fieldBad(f, errors.New("want a string or an array of strings"))
 					break
 				}
 				codes = append(codes, s)
 			}
 			r.val[f] = strings.Join(codes, " ")
 		default:
-			bad(fieldNames[f], fmt.Errorf("want a string, got %s", jsonType(v)))
-			ok = false
+			fieldBad(f, fmt.Errorf("want a string, got %s", jsonType(v)))
 		}
 	}
 	if _, err := dec.Token(); err != nil {
 		bad("", jsonError(err))
-		return
-	}
-	if dec.More() {
-		bad("", errors.New("invalid JSON: data after the object"))
 		return
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -520,7 +516,6 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 		return
 	}
 	// With a bad field the other fields are still checked, so one pass reports everything.
-	r.broken = !ok
 	b.addRow(file, &r)
 }
 

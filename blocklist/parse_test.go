@@ -315,7 +315,6 @@ func TestParseErrors(t *testing.T) {
 			`register o.jsonl: line 4: countries: want a string or an array of strings`,
 			`register o.jsonl: line 5: id: field given twice`,
 			`register o.jsonl: line 6: id: want a string, got a number`,
-			`register o.jsonl: line 6: id: required field is empty`,
 			`register o.jsonl: line 7: want a JSON object`,
 			`register o.jsonl: line 8: invalid JSON: data after the object`,
 		}},

@@ -231,7 +231,7 @@ func (r *Register) index() error {
 	numeric := 0
 	for i := range r.entries {
 		e := &r.entries[i]
-		if e.kind == TargetPost && isDigits(r.val(e)) {
+		if e.kind == TargetPost && isNumericPost(r.val(e)) {
 			numeric++
 		}
 	}
@@ -272,7 +272,8 @@ func (r *Register) index() error {
 		v := r.val(e)
 		switch e.kind {
 		case TargetPost:
-			if num, ok := parseDecimal(v); ok && isDigits(v) {
+			if isNumericPost(v) {
+				num, _ := parseDecimal(v)
 				if h, ok := r.posts[num]; ok {
 					e.next = h
 				}
@@ -320,6 +321,13 @@ type lengthSet [4]uint64
 
 func (s *lengthSet) add(n int)      { n = min(n, 255); s[n>>6] |= 1 << (n & 63) }
 func (s *lengthSet) has(n int) bool { n = min(n, 255); return s[n>>6]&(1<<(n&63)) != 0 }
+
+// isNumericPost reports whether a post target is kept as a number: all digits, fitting in a
+// uint64. Longer ones are compared as strings.
+func isNumericPost(v string) bool {
+	_, ok := parseDecimal(v)
+	return ok && isDigits(v)
+}
 
 func isDigits(s string) bool {
 	for i := 0; i < len(s); i++ {
