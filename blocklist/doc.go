@@ -32,4 +32,14 @@
 //
 // Every problem is reported with its file, line and field, and a file with any problem is
 // refused whole: a register is never partly loaded.
+//
+// # What a target covers
+//
+// A post order covers the post wherever a template shows it, with extra segments
+// ("/someuser/status/123/photo/1"), leading zeros, a format suffix (".json") or, as lenient
+// integer parsers read it, trailing garbage ("123abc"). An account order covers the profile and
+// every path under it. "path:/banned" is that canonical path only; "path:/media/upload*" is a
+// plain string prefix of the canonical path, as people write it (it also covers
+// /media/uploads), and "path:/media/*" stops at the segment boundary and covers /media itself.
+// Paths compare in canonical form, case-insensitively (see [CanonicalPath]).
 package blocklist

@@ -383,3 +383,30 @@ func TestCustomPatterns(t *testing.T) {
 		})
 	}
 }
+
+func TestMatchAnyCountry(t *testing.T) {
+	reg := mustRegister(t, "id,countries,target\n"+
+		"ru,RU,post:1\n"+
+		"de,DE,path:/banned\n"+
+		"later,RU,post:2\n", Options{})
+	now := time.Now()
+	if !reg.HasCountry(AnyCountry) {
+		t.Error("HasCountry(AnyCountry) = false for a register with orders")
+	}
+	for _, tc := range []struct {
+		path string
+		want string
+	}{
+		{"/u/status/1", "ru"},
+		{"/banned", "de"},
+		{"/u/status/3", ""},
+	} {
+		o, ok := reg.Match(AnyCountry, tc.path, "", now)
+		if got := map[bool]string{true: o.ID}[ok]; got != tc.want {
+			t.Errorf("Match(AnyCountry, %q) = %q, want %q", tc.path, got, tc.want)
+		}
+		if _, ok := reg.Match("", tc.path, "", now); ok {
+			t.Errorf("Match(\"\", %q) matched an order that names countries", tc.path)
+		}
+	}
+}

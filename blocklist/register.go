@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -66,7 +67,7 @@ type terms struct {
 }
 
 func (t *terms) applies(ci int, now time.Time) bool {
-	return (t.anywhere || t.countries.has(ci)) &&
+	return (t.anywhere || ci == anyCountryIndex || t.countries.has(ci)) &&
 		(t.start.IsZero() || !now.Before(t.start)) &&
 		(t.end.IsZero() || now.Before(t.end))
 }
@@ -118,11 +119,26 @@ func (r *Register) Patterns() *Patterns { return r.patterns }
 // HasCountry reports whether any order could apply to clients in country (including orders
 // for "*"), so that a gateway can skip all work for the rest of the world.
 func (r *Register) HasCountry(country string) bool {
-	return r != nil && (r.anywhere || r.countries.has(countryIndex(country)))
+	if r == nil {
+		return false
+	}
+	if country == AnyCountry {
+		return len(r.entries) > 0
+	}
+	return r.anywhere || r.countries.has(countryIndex(country))
 }
 
+// AnyCountry, passed to Match as the client's country, stands for a client
+// that must be treated as being in every country: every order covers it. A
+// gateway that blocks clients of unknown location uses it.
+const AnyCountry = "*"
+
+// anyCountryIndex is the country index of AnyCountry; countryIndex never
+// returns it.
+const anyCountryIndex = -2
+
 // Match decides for one request from country (ISO 3166-1 alpha-2, either case; "" when
-// unknown, which only orders for "*" cover). path is the raw, still-escaped request path
+// unknown, which only orders for "*" cover; AnyCountry to be covered by every order). path is the raw, still-escaped request path
 // (r.URL.EscapedPath()), rawQuery the raw query; both are canonicalised here (see
 // [CanonicalPath]) and the query is only read where a template names a parameter.
 //
@@ -138,7 +154,9 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 		return Order{}, false
 	}
 	ci := countryIndex(country)
-	if !r.anywhere && !r.countries.has(ci) {
+	if country == AnyCountry {
+		ci = anyCountryIndex
+	} else if !r.anywhere && !r.countries.has(ci) {
 		return Order{}, false
 	}
 	v := visitor{r: r, ci: ci, now: now, best: noEntry}
@@ -266,30 +284,47 @@ func (r *Register) index() error {
 		}
 		m[k] = i
 	}
-	for i := range r.entries {
-		e := &r.entries[i]
-		e.next = noEntry
-		v := r.val(e)
-		switch e.kind {
-		case TargetPost:
-			if isNumericPost(v) {
-				num, _ := parseDecimal(v)
+	// Numeric posts, usually most of a register and a cache miss per insert, get a core of
+	// their own; each goroutine writes only the entries of its own kinds.
+	var wg sync.WaitGroup
+	if numeric > 0 {
+		wg.Go(func() {
+			for i := range r.entries {
+				e := &r.entries[i]
+				if e.kind != TargetPost || !isNumericPost(r.val(e)) {
+					continue
+				}
+				num, _ := parseDecimal(r.val(e))
+				e.next = noEntry
 				if h, ok := r.posts[num]; ok {
 					e.next = h
 				}
 				r.posts[num] = uint32(i)
-			} else {
+			}
+		})
+	}
+	for i := range r.entries {
+		e := &r.entries[i]
+		v := r.val(e)
+		switch e.kind {
+		case TargetPost:
+			if !isNumericPost(v) {
+				e.next = noEntry
 				chain(r.postStrs, v, uint32(i))
 			}
 		case TargetAccount:
+			e.next = noEntry
 			chain(r.accounts, v, uint32(i))
 		case TargetPath:
+			e.next = noEntry
 			chain(r.paths, v, uint32(i))
 			r.pathLens.add(len(v))
 		case TargetPathPrefix:
+			e.next = noEntry
 			r.prefixes.insert(v, uint32(i), r.entries)
 		}
 	}
+	wg.Wait()
 
 	r.stats = RegisterStats{Orders: len(r.entries), ByKind: n, Files: r.files}
 	for i := range r.terms {
