@@ -666,7 +666,7 @@ func plainSegment(what, s string) (string, error) {
 	for i := 0; i < len(s) && plain; i++ {
 		c := s[i]
 		upper = upper || 'A' <= c && c <= 'Z'
-		plain = c != '/' && (cleanByte[c] || 'A' <= c && c <= 'Z')
+		plain = c != '/' && byteClass[c] != dirtyByte
 	}
 	switch {
 	case plain && !upper:

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -35,51 +36,73 @@ const stackPathLen = 512
 // Decoding "%2F" to "/" makes "/a%2Fb" the same as "/a/b" even where the application keeps
 // them apart; erring towards matching is the right way round for a block list.
 func CanonicalPath(raw string) string {
-	if isCanonical(raw) {
+	clean, upper := classify(raw)
+	switch {
+	case clean:
 		return raw
+	case upper:
+		return strings.ToLower(raw)
 	}
 	var buf [stackPathLen]byte
 	return string(canonicalize(buf[:0], raw))
 }
 
-// cleanByte marks the bytes that need no work: everything printable except upper-case
-// letters, the escape, dot, parameter and backslash characters, and space.
-var cleanByte = func() (t [256]bool) {
-	for c := 0x21; c < 0x7f; c++ {
-		t[c] = true
-	}
-	for c := 'A'; c <= 'Z'; c++ {
-		t[c] = false
-	}
-	for _, c := range "%.;\\" {
-		t[c] = false
+// byteClass sorts bytes for the fast paths: most need no work, upper-case letters only
+// lower-casing, and the rest (escapes, dots, parameters, backslashes, spaces, controls,
+// non-ASCII) the full treatment.
+var byteClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c <= 0x20 || c >= 0x7f || c == '%' || c == '.' || c == ';' || c == '\\':
+			t[c] = dirtyByte
+		case 'A' <= c && c <= 'Z':
+			t[c] = upperByte
+		}
 	}
 	return t
 }()
 
-// isCanonical is the fast path: true means CanonicalPath(raw) == raw. It is deliberately
-// conservative (any dot, for instance, takes the slow path).
-func isCanonical(raw string) bool {
+const (
+	cleanByte = iota
+	upperByte
+	dirtyByte
+)
+
+// classify is the fast path: clean means CanonicalPath(raw) == raw, upper that it is raw with
+// ASCII letters lower-cased. It is deliberately conservative (any dot, for instance, is dirty).
+func classify(raw string) (clean, upper bool) {
 	n := len(raw)
 	if n == 0 || raw[0] != '/' || (n > 1 && raw[n-1] == '/') {
-		return false
+		return false, false
 	}
+	var seen uint8
 	prevSlash := false
 	for i := 0; i < n; i++ {
 		c := raw[i]
 		if c == '/' {
 			if prevSlash {
-				return false
+				return false, false
 			}
 			prevSlash = true
 			continue
 		}
-		if !cleanByte[c] {
-			return false
-		}
 		prevSlash = false
+		seen |= 1 << byteClass[c]
 	}
-	return true
+	return seen&^(1<<cleanByte) == 0, seen&^(1<<cleanByte|1<<upperByte) == 0
+}
+
+func isCanonical(raw string) bool {
+	clean, _ := classify(raw)
+	return clean
+}
+
+// appendLowerASCII appends raw with ASCII letters lower-cased.
+func appendLowerASCII(dst []byte, raw string) []byte {
+	for i := 0; i < len(raw); i++ {
+		dst = append(dst, asciiLower[raw[i]])
+	}
+	return dst
 }
 
 // canonicalize appends the canonical form of raw to dst, which must be empty, and returns it.

@@ -160,9 +160,14 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 		return Order{}, false
 	}
 	v := visitor{r: r, ci: ci, now: now, best: noEntry}
-	if isCanonical(path) {
+	switch clean, upper := classify(path); {
+	case clean:
 		matchPath(&v, path, rawQuery)
-	} else {
+	case upper && len(path) <= stackPathLen:
+		// Mixed-case handles ("/SomeUser/status/1") are common: lower-case, nothing else.
+		var buf [stackPathLen]byte
+		matchPath(&v, appendLowerASCII(buf[:0], path), rawQuery)
+	default:
 		var buf [stackPathLen]byte
 		matchPath(&v, canonicalize(buf[:0], path), rawQuery)
 	}
