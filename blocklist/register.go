@@ -138,9 +138,11 @@ const AnyCountry = "*"
 const anyCountryIndex = -2
 
 // Match decides for one request from country (ISO 3166-1 alpha-2, either case; "" when
-// unknown, which only orders for "*" cover; AnyCountry to be covered by every order). path is the raw, still-escaped request path
-// (r.URL.EscapedPath()), rawQuery the raw query; both are canonicalised here (see
-// [CanonicalPath]) and the query is only read where a template names a parameter.
+// unknown, which only orders for "*" cover; AnyCountry to be covered by every order). path is
+// the raw, still-escaped request path (r.URL.EscapedPath(); the decoded r.URL.Path matches
+// the same, since decoding runs to a fixed point), rawQuery the raw query; both are
+// canonicalised here (see [CanonicalPath]) and the query is only read where a template names
+// a parameter.
 //
 // Match returns the order that applies at now, if any. When several do, a block wins over a
 // throttle; among throttles the lowest rate wins, then one that also slows responses; then a
