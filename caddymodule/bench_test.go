@@ -1,0 +1,87 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// benchRegister writes a register of n orders (posts and accounts, listed in
+// Russia) and returns its path.
+func benchRegister(b *testing.B, n int) string {
+	b.Helper()
+	var sb strings.Builder
+	sb.WriteString(registerHdr)
+	sb.WriteString("rkn-listed,RU,post:123,block,Roskomnadzor,2-1687/2024,,,,\n")
+	for i := range n - 1 {
+		if i%10 == 0 {
+			fmt.Fprintf(&sb, "rkn-%d,RU,account:user%d,block,Roskomnadzor,27-31-2024,,,,\n", i, i)
+			continue
+		}
+		fmt.Fprintf(&sb, "rkn-%d,RU,post:%d,block,Roskomnadzor,2-1687/2024,,,,\n", i, 1_000_000+i)
+	}
+	p := filepath.Join(b.TempDir(), "bench.csv")
+	if err := os.WriteFile(p, []byte(sb.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkServeHTTP measures the whole per-request decision of the handler
+// (client IP, country lookup in the embedded database, register match,
+// placeholders) with a register of 100,000 orders, on the allow path and the
+// block path (which renders the 451 answer).
+func BenchmarkServeHTTP(b *testing.B) {
+	h := &Handler{Registers: []string{benchRegister(b, 100_000)}}
+	provisionHandler(b, h)
+
+	cases := []struct {
+		name, ip, target string
+		want             int
+	}{
+		{"allow/country_without_orders", ipUS, "/someuser/status/987654321", 200},
+		{"allow/country_with_orders", ipRussia, "/someuser/status/987654321", 200},
+		{"block/post", ipRussia, "/someuser/status/123", 451},
+	}
+	for _, bc := range cases {
+		r, _ := newRequest(http.MethodGet, bc.target, bc.ip)
+		var next nextHandler
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, &next); err != nil || w.Code != bc.want {
+			b.Fatalf("%s: status %d, err %v; want %d", bc.name, w.Code, err, bc.want)
+		}
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			w := discardWriter{header: http.Header{}}
+			for b.Loop() {
+				_ = h.ServeHTTP(w, r, noopHandler{})
+			}
+		})
+		b.Run(bc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				r, _ := newRequest(http.MethodGet, bc.target, bc.ip)
+				w := discardWriter{header: http.Header{}}
+				for pb.Next() {
+					_ = h.ServeHTTP(w, r, noopHandler{})
+				}
+			})
+		})
+	}
+}
+
+type noopHandler struct{}
+
+func (noopHandler) ServeHTTP(http.ResponseWriter, *http.Request) error { return nil }
+
+// discardWriter is a ResponseWriter that keeps nothing, so the benchmark
+// measures the handler rather than a recorder.
+type discardWriter struct{ header http.Header }
+
+func (w discardWriter) Header() http.Header       { clear(w.header); return w.header }
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) WriteHeader(int)             {}

@@ -1,0 +1,150 @@
+package caddymodule
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("geo_restrict", parseCaddyfile)
+	// Before redir: orders are enforced on the URL the client sent, before
+	// any redirect or rewrite, and before handlers that answer.
+	httpcaddyfile.RegisterDirectiveOrder("geo_restrict", httpcaddyfile.Before, "redir")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	var gr Handler
+	err := gr.UnmarshalCaddyfile(h.Dispenser)
+	return &gr, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	geo_restrict [<matcher>] {
+//		geoip_db        <path>
+//		geoip_cache     <size>
+//		register        <path>...
+//		pattern         <template>...
+//		hosts           <host>...
+//		blocked_by      <url>
+//		unknown_country allow|block
+//		exempt          <cidr>|private_ranges...
+//		dry_run
+//		page            <file>
+//		log_client_ip
+//		throttle_burst  <size>
+//	}
+//
+// register, pattern, hosts and exempt may be repeated; their values add up.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "geoip_db":
+			if err := oneArg(d, &h.GeoIPDB); err != nil {
+				return err
+			}
+		case "geoip_cache":
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 0 {
+				return d.Errf("geoip_cache: want a number of addresses (0 disables the cache), got %q", s)
+			}
+			h.GeoIPCache = &n
+		case "register":
+			if err := someArgs(d, &h.Registers); err != nil {
+				return err
+			}
+		case "pattern":
+			if err := someArgs(d, &h.Patterns); err != nil {
+				return err
+			}
+		case "hosts":
+			if err := someArgs(d, &h.Hosts); err != nil {
+				return err
+			}
+		case "blocked_by":
+			if err := oneArg(d, &h.BlockedBy); err != nil {
+				return err
+			}
+		case "unknown_country":
+			if err := oneArg(d, &h.UnknownCountry); err != nil {
+				return err
+			}
+			if h.UnknownCountry != "allow" && h.UnknownCountry != "block" {
+				return d.Errf("unknown_country: want allow or block, got %q", h.UnknownCountry)
+			}
+		case "exempt":
+			if err := someArgs(d, &h.Exempt); err != nil {
+				return err
+			}
+		case "dry_run":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.DryRun = true
+		case "page":
+			if err := oneArg(d, &h.Page); err != nil {
+				return err
+			}
+		case "throttle_burst":
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(s)
+			if err != nil || size == 0 || size > 1<<40 {
+				return d.Errf("throttle_burst: want a size such as 64KiB, got %q", s)
+			}
+			h.ThrottleBurst = int64(size)
+		case "log_client_ip":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.LogClientIP = true
+		default:
+			return d.Errf("unrecognized geo_restrict subdirective %q", d.Val())
+		}
+	}
+	return nil
+}
+
+// oneArg reads exactly one argument of the current subdirective into dst,
+// which must not have been set by an earlier line.
+func oneArg(d *caddyfile.Dispenser, dst *string) error {
+	name := d.Val()
+	if *dst != "" {
+		return d.Errf("%s: given more than once", name)
+	}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+// someArgs appends the one or more arguments of the current subdirective.
+func someArgs(d *caddyfile.Dispenser, dst *[]string) error {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return d.ArgErr()
+	}
+	*dst = append(*dst, args...)
+	return nil
+}
+
+// Interface guards
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

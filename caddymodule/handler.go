@@ -1,0 +1,418 @@
+package caddymodule
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/georestrict/caddy-georestrict/blocklist"
+	"github.com/georestrict/caddy-georestrict/geo"
+	"github.com/georestrict/caddy-georestrict/throttle"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler enforces legal orders by country at the edge. It looks up the
+// country of the client IP that Caddy determined (the `client_ip` variable,
+// governed by the server's `trusted_proxies`), matches the request against a
+// register of legal orders, and either answers HTTP 451 Unavailable For Legal
+// Reasons (RFC 7725), slows the request body of a throttled route, or passes
+// the request on untouched.
+//
+// Every request it sees gets these placeholders, for logs and later routes:
+//
+// Placeholder | Description
+// ------------|-------------
+// `{http.geo_restrict.country}` | ISO 3166-1 alpha-2 code of the client's country; empty when unknown
+// `{http.geo_restrict.action}` | `allow`, `block`, `throttle` or `exempt`
+// `{http.geo_restrict.order_id}` | id of the order that applies; empty when none
+// `{http.geo_restrict.authority}` | authority that issued that order
+// `{http.geo_restrict.dry_run}` | `true` when the action was only logged (dry run)
+//
+// The answer depends on the client's country: a shared cache or CDN in front
+// of Caddy must not serve one country's response to another.
+type Handler struct {
+	// Path of a MaxMind-format country database (.mmdb): MaxMind GeoIP2 or
+	// GeoLite2 Country/City, DB-IP, or ip-location-db. Default: the
+	// database embedded in the module (NRO delegation data, CC BY 4.0),
+	// which is fine for trying georestrict out but ages with every build.
+	GeoIPDB string `json:"geoip_db,omitempty"`
+
+	// Number of client addresses whose country is remembered, per database.
+	// 0 disables the cache. Default: geo.DefaultCacheSize.
+	GeoIPCache *int `json:"geoip_cache,omitempty"`
+
+	// Paths of the register files (CSV, JSON or JSON Lines) whose orders are
+	// enforced. Several registers merge; order ids must be unique across
+	// them. Required.
+	Registers []string `json:"registers,omitempty"`
+
+	// URL templates that say where accounts and posts appear in this app's
+	// URLs, such as `/{account}/status/{post}` or
+	// `/1.1/statuses/show.json?id={post}`. When given, they replace the
+	// defaults, which fit a Twitter-like app.
+	Patterns []string `json:"patterns,omitempty"`
+
+	// This app's host names. When set, orders whose target is a URL on
+	// another host are skipped (and counted in the load log). Hosts compare
+	// exactly, never as substrings.
+	Hosts []string `json:"hosts,omitempty"`
+
+	// URL of the operator that implements the block, sent in the
+	// `Link: <url>; rel="blocked-by"` header of RFC 7725. Optional.
+	BlockedBy string `json:"blocked_by,omitempty"`
+
+	// What to do when the client's country is unknown (private, reserved or
+	// unlisted addresses): `allow` (default) passes the request on; `block`
+	// treats the client as being in every country, so any listed content is
+	// withheld from it.
+	UnknownCountry string `json:"unknown_country,omitempty"`
+
+	// Client IP ranges (CIDR or single addresses) that are never restricted,
+	// such as monitoring or the regulator's own checkers. `private_ranges`
+	// stands for all private and loopback ranges.
+	Exempt []string `json:"exempt,omitempty"`
+
+	// Decide, log and count, but let every request pass unchanged. Use it to
+	// roll out a new register safely.
+	DryRun bool `json:"dry_run,omitempty"`
+
+	// Path of an html/template file that renders the 451 page for browsers.
+	// It receives a Notice. Default: a built-in page.
+	Page string `json:"page,omitempty"`
+
+	// Log the full client IP in the line written for each enforced request.
+	// Off by default: the IP is personal data.
+	LogClientIP bool `json:"log_client_ip,omitempty"`
+
+	// Size in bytes of each client's token bucket for throttle orders: how
+	// much a client may send at once before it is slowed. Default: an
+	// eighth of a second of the order's rate, at least 1 KiB. A single
+	// read larger than the burst is split, never refused.
+	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
+
+	db        *geo.Database
+	register  *blocklist.Register
+	budgets   *throttle.Store
+	exempt    []netip.Prefix
+	blockAll  bool
+	linkValue string
+	page      *template.Template
+	metrics   *metrics
+	logger    *zap.Logger
+	poolKeys  []string
+	now       func() time.Time
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.geo_restrict",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision parses the configuration, loads (or shares) the country
+// database and the registers, and registers the metrics. Cheap parsing comes
+// first so that a typo fails before a large register is read.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.now = time.Now
+
+	var err error
+	if h.exempt, err = parsePrefixes(h.Exempt); err != nil {
+		return fmt.Errorf("exempt: %w", err)
+	}
+	h.blockAll = h.UnknownCountry == "block"
+	if h.BlockedBy != "" {
+		h.linkValue = "<" + h.BlockedBy + `>; rel="blocked-by"`
+	}
+	h.page = defaultPage
+	if h.Page != "" {
+		src, err := os.ReadFile(h.Page)
+		if err != nil {
+			return fmt.Errorf("page: %w", err)
+		}
+		if h.page, err = template.New(h.Page).Parse(string(src)); err != nil {
+			return fmt.Errorf("page: %w", err)
+		}
+	}
+	opts := blocklist.Options{Hosts: h.Hosts}
+	if len(h.Patterns) > 0 {
+		if opts.Patterns, err = blocklist.ParsePatterns(h.Patterns); err != nil {
+			return fmt.Errorf("patterns: %w", err)
+		}
+	}
+	cacheSize := geo.DefaultCacheSize
+	if h.GeoIPCache != nil {
+		cacheSize = *h.GeoIPCache
+	}
+	if cacheSize < 0 {
+		return fmt.Errorf("geoip_cache: must not be negative, got %d", cacheSize)
+	}
+
+	db, key, err := loadDatabase(h.GeoIPDB, cacheSize, h.logger)
+	if err != nil {
+		return err
+	}
+	h.db = db
+	h.poolKeys = append(h.poolKeys, key)
+
+	if len(h.Registers) > 0 {
+		reg, key, err := loadRegister(h.Registers, h.Patterns, h.Hosts, opts, h.logger)
+		if err != nil {
+			return err
+		}
+		h.register = reg
+		h.poolKeys = append(h.poolKeys, key)
+	}
+
+	if h.ThrottleBurst < 0 {
+		return fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
+	}
+	budgets, key := loadBudgets(h.ThrottleBurst)
+	h.budgets = budgets
+	h.poolKeys = append(h.poolKeys, key)
+
+	h.metrics, err = newMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return err
+	}
+	if h.register != nil {
+		h.metrics.observeRegister(strings.Join(h.Registers, ","), h.register)
+	}
+	return nil
+}
+
+// Validate checks the configuration that Provision does not need to parse.
+func (h *Handler) Validate() error {
+	if len(h.Registers) == 0 {
+		return fmt.Errorf("registers: at least one register file is required")
+	}
+	switch h.UnknownCountry {
+	case "", "allow", "block":
+	default:
+		return fmt.Errorf("unknown_country: must be allow or block, got %q", h.UnknownCountry)
+	}
+	if h.BlockedBy != "" {
+		u, err := url.Parse(h.BlockedBy)
+		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return fmt.Errorf("blocked_by: must be an absolute http or https URL, got %q", h.BlockedBy)
+		}
+	}
+	return nil
+}
+
+// ServeHTTP decides for one request and enforces the decision.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+
+	addr := clientAddr(r)
+	if h.isExempt(addr) {
+		repl.Set(placeholderAction, boxedActionExempt)
+		h.metrics.exempt.Inc()
+		return next.ServeHTTP(w, r)
+	}
+
+	country := h.db.Country(addr)
+	repl.Set(placeholderCountry, boxCountry(country))
+
+	var order blocklist.Order
+	var found bool
+	switch {
+	case country != "" && h.register.HasCountry(country):
+		order, found = h.register.Match(country, r.URL.Path, r.URL.RawQuery, h.now())
+	case country == "" && h.blockAll:
+		order, found = h.register.Match(blocklist.AnyCountry, r.URL.Path, r.URL.RawQuery, h.now())
+	}
+	if !found {
+		repl.Set(placeholderAction, boxedActionAllow)
+		h.metrics.allowed.Inc()
+		return next.ServeHTTP(w, r)
+	}
+
+	repl.Set(placeholderOrderID, order.ID)
+	repl.Set(placeholderAuthority, order.Authority)
+	repl.Set(placeholderAction, order.Action.String())
+	h.metrics.enforced(country, order.Action, h.DryRun)
+	if h.DryRun {
+		repl.Set(placeholderDryRun, true)
+		h.logDecision(r, addr, country, &order, nil)
+		return next.ServeHTTP(w, r)
+	}
+	if order.Action == blocklist.ActionThrottle {
+		return h.throttle(w, r, next, addr, country, &order)
+	}
+	h.logDecision(r, addr, country, &order, nil)
+	return h.withhold(w, r, country, &order)
+}
+
+// throttle passes the request on with its body, and with "both" its
+// response body too, paced to the order's rate. All throttled requests of a
+// client at that rate share one budget. It logs and counts when the request
+// ends, with the bytes and the rate they actually got.
+func (h *Handler) throttle(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, addr netip.Addr, country string, order *blocklist.Order) error {
+	budget := h.budgets.Acquire(addr, order.Rate)
+	defer budget.Release()
+	h.metrics.throttleActive.Inc()
+	defer h.metrics.throttleActive.Dec()
+
+	start := time.Now()
+	var body *throttle.Reader
+	if r.Body != nil && r.Body != http.NoBody {
+		body = throttle.NewReader(r.Context(), r.Body, budget)
+		r.Body = body
+	}
+	var rw *throttle.ResponseWriter
+	if order.ThrottleResponse {
+		rw = throttle.NewResponseWriter(r.Context(), w, budget)
+		w = rw
+	}
+	err := next.ServeHTTP(w, r)
+
+	t := throttled{duration: time.Since(start)}
+	if body != nil {
+		t.requestBytes = body.Bytes()
+	}
+	if rw != nil {
+		t.responseBytes = rw.Bytes()
+	}
+	h.metrics.throttled(country, order.ID, t.requestBytes+t.responseBytes)
+	h.logDecision(r, addr, country, order, &t)
+	return err
+}
+
+// throttled is what a throttled request got, for its log line.
+type throttled struct {
+	requestBytes, responseBytes int64
+	duration                    time.Duration
+}
+
+// logDecision writes the one line logged for each enforced request; for a
+// throttled request, when it ends.
+func (h *Handler) logDecision(r *http.Request, addr netip.Addr, country string, order *blocklist.Order, t *throttled) {
+	var msg string
+	switch throttled := order.Action == blocklist.ActionThrottle; {
+	case h.DryRun && throttled:
+		msg = "request would be throttled (dry run)"
+	case h.DryRun:
+		msg = "request would be withheld (dry run)"
+	case throttled:
+		msg = "request throttled"
+	default:
+		msg = "request withheld"
+	}
+	c := h.logger.Check(zapcore.InfoLevel, msg)
+	if c == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 16)
+	fields = append(fields,
+		zap.String("order", order.ID),
+		zap.String("country", country),
+		zap.String("action", order.Action.String()),
+		zap.String("target", order.Target.String()),
+		zap.String("authority", order.Authority),
+		zap.String("method", r.Method),
+		zap.String("host", r.Host),
+		zap.String("path", r.URL.Path),
+		zap.Bool("dry_run", h.DryRun),
+	)
+	if t != nil {
+		sent := t.requestBytes + t.responseBytes
+		fields = append(fields,
+			zap.Int64("rate", order.Rate),
+			zap.Int64("request_bytes", t.requestBytes),
+			zap.Int64("response_bytes", t.responseBytes),
+			zap.Duration("duration", t.duration),
+			zap.Int64("effective_rate", int64(float64(sent)/max(t.duration.Seconds(), 1e-3))),
+		)
+	}
+	if h.LogClientIP {
+		fields = append(fields, zap.String("client_ip", addr.String()))
+	}
+	c.Write(fields...)
+}
+
+func (h *Handler) isExempt(addr netip.Addr) bool {
+	for _, p := range h.exempt {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// Cleanup releases the shared database and register. It is safe to call
+// after a failed Provision.
+func (h *Handler) Cleanup() error {
+	for _, key := range h.poolKeys {
+		releaseResource(key)
+	}
+	h.poolKeys = nil
+	return nil
+}
+
+// clientAddr returns the client IP that Caddy determined for r, honouring
+// the server's trusted_proxies. It never reads forwarding headers itself.
+// An address that cannot be parsed is returned invalid, which has no country.
+func clientAddr(r *http.Request) netip.Addr {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if i := strings.IndexByte(s, '%'); i >= 0 {
+		s = s[:i] // a zone says nothing about the country
+	}
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return addr.Unmap()
+}
+
+// parsePrefixes parses CIDR ranges and single addresses, expanding
+// `private_ranges` the way Caddy's own client_ip matcher does.
+func parsePrefixes(ranges []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range ranges {
+		if s == "private_ranges" {
+			for _, r := range caddyhttp.PrivateRangesCIDR() {
+				out = append(out, netip.MustParsePrefix(r))
+			}
+			continue
+		}
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("invalid range %q: %w", s, err)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("invalid address %q: %w", s, err)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,399 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+func newTestHandler(t *testing.T, mutate func(h *Handler)) *Handler {
+	t.Helper()
+	dir := t.TempDir()
+	h := &Handler{
+		GeoIPDB:   testDatabase(t, dir),
+		Registers: []string{writeFile(t, dir, testRegCSV, testRegister)},
+		BlockedBy: "https://microblog.example/transparency",
+	}
+	if mutate != nil {
+		mutate(h)
+	}
+	provisionHandler(t, h)
+	return h
+}
+
+func TestHandlerDecisions(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"77.88.55.80/28"} })
+	tests := []struct {
+		name       string
+		clientIP   string
+		target     string
+		wantStatus int
+		wantAction string
+		wantOrder  string
+		country    string
+	}{
+		{"russia, listed post", "77.88.60.1", "/someuser/status/123", 451, "block", "rkn-1", "RU"},
+		{"russia, listed post, IPv6", ipRussiaV6, "/someuser/status/123", 451, "block", "rkn-1", "RU"},
+		{"russia, IPv4-mapped IPv6", "::ffff:77.88.60.1", "/someuser/status/123", 451, "block", "rkn-1", "RU"},
+		{"russia, zoned address", "77.88.60.1%eth0", "/someuser/status/123", 451, "block", "rkn-1", "RU"},
+		{"russia, trailing segments", "77.88.60.1", "/someuser/status/00123/photo/1", 451, "block", "rkn-1", "RU"},
+		{"russia, listed account", "77.88.60.1", "/CensoredUser", 451, "block", "rkn-2", "RU"},
+		{"belarus, listed account", ipBelarus, "/censoreduser/with_replies", 451, "block", "rkn-2", "BY"},
+		{"belarus, post listed only in russia", ipBelarus, "/someuser/status/123", 200, "allow", "", "BY"},
+		{"russia, other post", "77.88.60.1", "/someuser/status/1234", 200, "allow", "", "RU"},
+		{"germany, listed path", ipGermany, "/hashtag/banned", 451, "block", "de-1", "DE"},
+		{"united states, listed post", ipUS, "/someuser/status/123", 200, "allow", "", "US"},
+		{"private address", ipPrivate, "/someuser/status/123", 200, "allow", "", ""},
+		{"exempt range", ipRussia, "/someuser/status/123", 200, "exempt", "", ""},
+		{"unparseable client ip", "not-an-ip", "/someuser/status/123", 200, "allow", "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, repl := newRequest(http.MethodGet, tc.target, tc.clientIP)
+			w := httptest.NewRecorder()
+			var next nextHandler
+			if err := h.ServeHTTP(w, r, &next); err != nil {
+				t.Fatalf("ServeHTTP: %v", err)
+			}
+			if w.Code != tc.wantStatus {
+				t.Errorf("status = %d, want %d", w.Code, tc.wantStatus)
+			}
+			if passed := next.called == 1; passed != (tc.wantStatus == 200) {
+				t.Errorf("next called %d times, want the request passed on: %v", next.called, tc.wantStatus == 200)
+			}
+			if got, _ := repl.GetString(placeholderAction); got != tc.wantAction {
+				t.Errorf("{%s} = %q, want %q", placeholderAction, got, tc.wantAction)
+			}
+			if got, _ := repl.GetString(placeholderOrderID); got != tc.wantOrder {
+				t.Errorf("{%s} = %q, want %q", placeholderOrderID, got, tc.wantOrder)
+			}
+			if got, _ := repl.GetString(placeholderCountry); got != tc.country {
+				t.Errorf("{%s} = %q, want %q", placeholderCountry, got, tc.country)
+			}
+		})
+	}
+}
+
+func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
+	h := newTestHandler(t, nil)
+	tests := []struct {
+		name        string
+		method      string
+		accept      string
+		contentType string
+		contains    []string
+	}{
+		{"browser", "GET", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html; charset=utf-8",
+			[]string{"<title>451 Unavailable For Legal Reasons</title>", "withheld in RU", "Roskomnadzor", "2-1687/2024",
+				`href="https://notice.example/rkn-1"`, "Prohibited information.", "post:123", "rkn-1", `name="viewport"`}},
+		{"api client", "GET", "application/json", "application/json",
+			[]string{`"status":451`, `"id":"rkn-1"`, `"country":"RU"`, `"authority":"Roskomnadzor"`, `"reference":"2-1687/2024"`, `"notice":"https://notice.example/rkn-1"`}},
+		{"curl", "GET", "*/*", "text/plain; charset=utf-8",
+			[]string{"451 Unavailable For Legal Reasons", "withheld in RU", "Authority: Roskomnadzor", "Reference: 2-1687/2024", "Notice: https://notice.example/rkn-1"}},
+		{"no accept header", "GET", "", "text/plain; charset=utf-8", []string{"Order: rkn-1"}},
+		{"json preferred by quality", "GET", "text/html;q=0.5, application/json", "application/json", []string{`"id":"rkn-1"`}},
+		{"head", "HEAD", "text/html", "text/html; charset=utf-8", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := newRequest(tc.method, "/someuser/status/123", ipRussia)
+			if tc.accept != "" {
+				r.Header.Set("Accept", tc.accept)
+			}
+			w := httptest.NewRecorder()
+			if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+				t.Fatal(err)
+			}
+			res := w.Result()
+			if res.StatusCode != http.StatusUnavailableForLegalReasons {
+				t.Fatalf("status = %d, want 451", res.StatusCode)
+			}
+			for k, want := range map[string]string{
+				"Link":          `<https://microblog.example/transparency>; rel="blocked-by"`,
+				"Cache-Control": "no-store",
+				"Content-Type":  tc.contentType,
+				"Vary":          "Accept",
+			} {
+				if got := res.Header.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			body := w.Body.String()
+			if tc.method == http.MethodHead && body != "" {
+				t.Errorf("HEAD answered with a body: %q", body)
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(body, s) {
+					t.Errorf("body lacks %q:\n%s", s, body)
+				}
+			}
+			if strings.HasPrefix(tc.contentType, "application/json") {
+				var v map[string]any
+				if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
+					t.Errorf("body is not JSON: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestHandlerWithoutBlockedBySendsNoLink(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.BlockedBy = "" })
+	r, _ := newRequest("GET", "/someuser/status/123", ipRussia)
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 451 {
+		t.Fatalf("status = %d, want 451", w.Code)
+	}
+	if got := w.Header().Values("Link"); len(got) != 0 {
+		t.Errorf("Link = %q, want none", got)
+	}
+}
+
+func TestHandlerPageEscapesRegisterText(t *testing.T) {
+	dir := t.TempDir()
+	reg := registerHdr + `x-1,RU,post:1,block,<script>alert(1)</script>,,,"<img src=x onerror=alert(1)>",,` + "\n"
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "r.csv", reg)}}
+	provisionHandler(t, h)
+	r, _ := newRequest("GET", "/u/status/1", ipRussia)
+	r.Header.Set("Accept", "text/html")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	if body := w.Body.String(); strings.Contains(body, "<script>") || strings.Contains(body, "<img") {
+		t.Errorf("page does not escape register text:\n%s", body)
+	}
+}
+
+func TestHandlerCustomPage(t *testing.T) {
+	dir := t.TempDir()
+	page := writeFile(t, dir, "451.html", `<p>{{.OrderID}} for {{.Country}} by {{.Authority}}</p>`)
+	h := newTestHandler(t, func(h *Handler) { h.Page = page })
+	r, _ := newRequest("GET", "/someuser/status/123", ipRussia)
+	r.Header.Set("Accept", "text/html")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := w.Body.String(), "<p>rkn-1 for RU by Roskomnadzor</p>"; got != want {
+		t.Errorf("body = %q, want %q", got, want)
+	}
+}
+
+func TestHandlerDryRun(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.DryRun = true })
+	core, logs := observer.New(zap.InfoLevel)
+	h.logger = zap.New(core)
+
+	r, repl := newRequest("GET", "/someuser/status/123", ipRussia)
+	w := httptest.NewRecorder()
+	var next nextHandler
+	if err := h.ServeHTTP(w, r, &next); err != nil {
+		t.Fatal(err)
+	}
+	if w.Code != 200 || next.called != 1 {
+		t.Fatalf("dry run: status %d, next called %d times; want 200 and passed on", w.Code, next.called)
+	}
+	if got, _ := repl.GetString(placeholderAction); got != "block" {
+		t.Errorf("action = %q, want block", got)
+	}
+	if got, ok := repl.Get(placeholderDryRun); !ok || got != true {
+		t.Errorf("dry_run placeholder = %v, want true", got)
+	}
+	if n := logs.FilterMessage("request would be withheld (dry run)").Len(); n != 1 {
+		t.Errorf("logged %d dry-run lines, want 1: %v", n, logs.All())
+	}
+	if got := testutil.ToFloat64(h.metrics.enforcedVec.WithLabelValues("RU", "block", "true")); got != 1 {
+		t.Errorf("enforced{RU,block,dry_run=true} = %v, want 1", got)
+	}
+}
+
+func TestHandlerUnknownCountry(t *testing.T) {
+	tests := []struct {
+		policy     string
+		target     string
+		wantStatus int
+	}{
+		{"allow", "/someuser/status/123", 200},
+		{"block", "/someuser/status/123", 451},
+		{"block", "/hashtag/banned", 451},
+		{"block", "/someuser/status/124", 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.policy+" "+tc.target, func(t *testing.T) {
+			h := newTestHandler(t, func(h *Handler) { h.UnknownCountry = tc.policy })
+			for _, ip := range []string{ipPrivate, ipUnlisted} {
+				r, _ := newRequest("GET", tc.target, ip)
+				w := httptest.NewRecorder()
+				if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+					t.Fatal(err)
+				}
+				if w.Code != tc.wantStatus {
+					t.Errorf("%s: status = %d, want %d", ip, w.Code, tc.wantStatus)
+				}
+			}
+		})
+	}
+}
+
+func TestHandlerLogLine(t *testing.T) {
+	for _, logIP := range []bool{false, true} {
+		t.Run("log_client_ip="+map[bool]string{false: "off", true: "on"}[logIP], func(t *testing.T) {
+			h := newTestHandler(t, func(h *Handler) { h.LogClientIP = logIP })
+			core, logs := observer.New(zap.InfoLevel)
+			h.logger = zap.New(core)
+			for _, target := range []string{"/someuser/status/123", "/someuser/status/9"} {
+				r, _ := newRequest("GET", target, ipRussia)
+				if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if logs.Len() != 1 {
+				t.Fatalf("logged %d lines for one enforced and one allowed request, want 1: %v", logs.Len(), logs.All())
+			}
+			fields := logs.All()[0].ContextMap()
+			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123"} {
+				if fields[k] != want {
+					t.Errorf("field %s = %v, want %v", k, fields[k], want)
+				}
+			}
+			if _, has := fields["client_ip"]; has != logIP {
+				t.Errorf("client_ip logged: %v, want %v", has, logIP)
+			}
+		})
+	}
+}
+
+func TestHandlerMetrics(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"81.2.69.0/24"} })
+	for _, req := range []struct{ ip, target string }{
+		{ipRussia, "/someuser/status/123"},
+		{ipRussia, "/someuser/status/123"},
+		{ipRussia, "/someuser/status/9"},
+		{ipUS, "/someuser/status/123"},
+		{"81.2.69.1", "/someuser/status/123"},
+	} {
+		r, _ := newRequest("GET", req.target, req.ip)
+		if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		got  float64
+		want float64
+	}{
+		{"requests{allowed}", testutil.ToFloat64(h.metrics.allowed), 2},
+		{"requests{exempt}", testutil.ToFloat64(h.metrics.exempt), 1},
+		{"requests{enforced}", testutil.ToFloat64(h.metrics.requests.WithLabelValues("enforced")), 2},
+		{"enforced{RU,block,false}", testutil.ToFloat64(h.metrics.enforcedVec.WithLabelValues("RU", "block", "false")), 2},
+		{"register_orders{block}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "block")), 3},
+		{"register_orders{throttle}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "throttle")), 1},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestHandlerProvisionErrors(t *testing.T) {
+	dir := t.TempDir()
+	db := testDatabase(t, dir)
+	good := writeFile(t, dir, "good.csv", testRegister)
+	typo := writeFile(t, dir, "typo.csv", registerHdr+"a,RU,post:1,block,,,,,,\nb,RX,post:2,block,,,,,,\n")
+	dup := writeFile(t, dir, "dup.csv", registerHdr+"rkn-1,RU,post:9,block,,,,,,\n")
+	corrupt := writeFile(t, dir, "corrupt.mmdb", "not a database")
+	badPage := writeFile(t, dir, "bad.html", "{{.Nope")
+
+	tests := []struct {
+		name string
+		h    Handler
+		want []string
+	}{
+		{"register typo names file, line and field", Handler{GeoIPDB: db, Registers: []string{typo}}, []string{"typo.csv", "line 3", "countries", `"RX"`}},
+		{"duplicate id across registers", Handler{GeoIPDB: db, Registers: []string{good, dup}}, []string{"rkn-1", "dup.csv", "good.csv"}},
+		{"missing register", Handler{GeoIPDB: db, Registers: []string{dir + "/absent.csv"}}, []string{"absent.csv"}},
+		{"missing database", Handler{GeoIPDB: dir + "/absent.mmdb", Registers: []string{good}}, []string{"absent.mmdb"}},
+		{"corrupt database", Handler{GeoIPDB: corrupt, Registers: []string{good}}, []string{"corrupt.mmdb"}},
+		{"bad exempt range", Handler{GeoIPDB: db, Registers: []string{good}, Exempt: []string{"10.0.0.0/33"}}, []string{"exempt", "10.0.0.0/33"}},
+		{"bad page template", Handler{GeoIPDB: db, Registers: []string{good}, Page: badPage}, []string{"page", "bad.html"}},
+		{"bad pattern", Handler{GeoIPDB: db, Registers: []string{good}, Patterns: []string{"/status/post"}}, []string{"patterns"}},
+		{"negative cache", Handler{GeoIPDB: db, Registers: []string{good}, GeoIPCache: new(-1)}, []string{"geoip_cache"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.h
+			err := h.Provision(newTestContext(t))
+			_ = h.Cleanup()
+			if err == nil {
+				t.Fatal("Provision succeeded, want an error")
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestHandlerValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		h    Handler
+		want string
+	}{
+		{"no register", Handler{}, "registers"},
+		{"unknown_country", Handler{Registers: []string{"r.csv"}, UnknownCountry: "deny"}, "unknown_country"},
+		{"relative blocked_by", Handler{Registers: []string{"r.csv"}, BlockedBy: "/transparency"}, "blocked_by"},
+		{"blocked_by not http", Handler{Registers: []string{"r.csv"}, BlockedBy: "javascript:alert(1)"}, "blocked_by"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.h.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Validate() = %v, want an error about %s", err, tc.want)
+			}
+		})
+	}
+	ok := Handler{Registers: []string{"r.csv"}, UnknownCountry: "block", BlockedBy: "https://ops.example/"}
+	if err := ok.Validate(); err != nil {
+		t.Errorf("Validate() of a good config = %v", err)
+	}
+}
+
+func TestNegotiate(t *testing.T) {
+	tests := []struct {
+		accept string
+		want   format
+	}{
+		{"", formatText},
+		{"*/*", formatText},
+		{"text/plain", formatText},
+		{"text/html", formatHTML},
+		{"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,*/*;q=0.8", formatHTML},
+		{"application/json", formatJSON},
+		{"application/problem+json", formatJSON},
+		{"application/json, text/html", formatHTML},
+		{"application/json, text/html;q=0.9", formatJSON},
+		{"text/html;q=0, application/json;q=0.1", formatJSON},
+		{"image/png", formatText},
+		{"TEXT/HTML; Q=0.5", formatHTML},
+	}
+	for _, tc := range tests {
+		t.Run(tc.accept, func(t *testing.T) {
+			if got := negotiate(tc.accept); got != tc.want {
+				t.Errorf("negotiate(%q) = %v, want %v", tc.accept, got, tc.want)
+			}
+		})
+	}
+}

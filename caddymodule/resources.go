@@ -1,0 +1,164 @@
+package caddymodule
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/georestrict/caddy-georestrict/blocklist"
+	"github.com/georestrict/caddy-georestrict/geo"
+	"github.com/georestrict/caddy-georestrict/throttle"
+)
+
+// resources holds what outlives a single config: opened country databases and
+// compiled registers. Sites that name the same files share one loaded copy,
+// and a config reload that changes nothing reuses it instead of loading twice.
+//
+// Keys carry each file's identity (size and modification time) as well as its
+// path, so that `caddy reload` after geoipupdate or an edit of the register
+// loads the new file, while the old config keeps serving the old copy until
+// it is cleaned up. A file that fails to load is never put in the pool: the
+// failing Provision aborts the new config and Caddy keeps the old one.
+var resources = caddy.NewUsagePool()
+
+// sharedDatabase makes a geo.Database destructible by the usage pool.
+type sharedDatabase struct{ db *geo.Database }
+
+func (s sharedDatabase) Destruct() error { return s.db.Close() }
+
+// sharedRegister is a compiled register in the usage pool; it holds no
+// resources beyond memory, so destructing it is a no-op.
+type sharedRegister struct{ reg *blocklist.Register }
+
+func (sharedRegister) Destruct() error { return nil }
+
+// loadDatabase returns the shared database for path ("" for the embedded
+// default) with the given cache size, and the pool key to release it with.
+func loadDatabase(path string, cacheSize int, logger *zap.Logger) (*geo.Database, string, error) {
+	id := "embedded"
+	if path != "" {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("opening geoip database: %w", err)
+		}
+		id = fileIdentity(path, fi)
+	}
+	key := fmt.Sprintf("geo|%s|cache=%d", id, cacheSize)
+	val, loaded, err := resources.LoadOrNew(key, func() (caddy.Destructor, error) {
+		opts := geo.Options{CacheSize: cacheSize}
+		var db *geo.Database
+		var err error
+		if path == "" {
+			db, err = geo.OpenDefault(opts)
+		} else {
+			db, err = geo.Open(path, opts)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return sharedDatabase{db}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	db := val.(sharedDatabase).db
+	if !loaded {
+		logDatabase(logger, db.Info(), cacheSize)
+	}
+	return db, key, nil
+}
+
+func logDatabase(logger *zap.Logger, info geo.Info, cacheSize int) {
+	fields := []zap.Field{
+		zap.String("database", info.Name),
+		zap.String("type", info.DatabaseType),
+		zap.String("schema", info.Schema.String()),
+		zap.String("built", info.BuildTime.Format(time.DateOnly)),
+		zap.Int("cache_size", cacheSize),
+	}
+	if info.Embedded {
+		logger.Info("using the embedded country database; for production, configure geoip_db with a maintained database (MaxMind GeoIP2/GeoLite2 kept fresh by geoipupdate, or DB-IP)",
+			append(fields, zap.String("attribution", geo.DefaultAttribution))...)
+		return
+	}
+	if age := time.Since(info.BuildTime); age > 60*24*time.Hour {
+		logger.Warn("country database is more than 60 days old; addresses move between countries, keep it fresh",
+			append(fields, zap.Duration("age", age.Round(time.Hour)))...)
+		return
+	}
+	logger.Info("country database loaded", fields...)
+}
+
+// loadRegister returns the shared register compiled from paths with opts, and
+// the pool key to release it with. patterns and hosts are part of the key
+// because they change how targets compile.
+func loadRegister(paths, patterns, hosts []string, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
+	var key strings.Builder
+	key.WriteString("register")
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, "", fmt.Errorf("loading register: %w", err)
+		}
+		key.WriteString("|" + fileIdentity(p, fi))
+	}
+	key.WriteString("|patterns=" + strings.Join(patterns, " "))
+	key.WriteString("|hosts=" + strings.Join(hosts, " "))
+
+	start := time.Now()
+	val, loaded, err := resources.LoadOrNew(key.String(), func() (caddy.Destructor, error) {
+		reg, err := blocklist.LoadFiles(paths, opts)
+		if err != nil {
+			return nil, err
+		}
+		return sharedRegister{reg}, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	reg := val.(sharedRegister).reg
+	if !loaded {
+		st := reg.Stats()
+		logger.Info("register loaded",
+			zap.Strings("files", paths),
+			zap.Int("orders", reg.Len()),
+			zap.Int("block_orders", st.Blocks),
+			zap.Int("throttle_orders", st.Throttles),
+			zap.Int("countries", len(st.Countries)),
+			zap.Int("skipped_foreign_host", st.SkippedForeignHost),
+			zap.Duration("took", time.Since(start)))
+	}
+	return reg, key.String(), nil
+}
+
+// sharedBudgets is a throttle store in the usage pool: the budgets of
+// clients being throttled survive a config reload, so a reload does not hand
+// every throttled client a fresh, full budget.
+type sharedBudgets struct{ store *throttle.Store }
+
+func (sharedBudgets) Destruct() error { return nil }
+
+// loadBudgets returns the shared throttle store for a burst size, and the
+// pool key to release it with.
+func loadBudgets(burst int64) (*throttle.Store, string) {
+	key := fmt.Sprintf("throttle|burst=%d", burst)
+	val, _, _ := resources.LoadOrNew(key, func() (caddy.Destructor, error) {
+		return sharedBudgets{throttle.NewStore(throttle.StoreOptions{Burst: burst})}, nil
+	})
+	return val.(sharedBudgets).store, key
+}
+
+func fileIdentity(path string, fi os.FileInfo) string {
+	return fmt.Sprintf("%s@%d:%d", path, fi.Size(), fi.ModTime().UnixNano())
+}
+
+func releaseResource(key string) {
+	if key == "" {
+		return
+	}
+	_, _ = resources.Delete(key)
+}
