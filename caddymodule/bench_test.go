@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 // benchRegister writes a register of n orders (posts and accounts, listed in
@@ -38,6 +40,7 @@ func benchRegister(b *testing.B, n int) string {
 func BenchmarkServeHTTP(b *testing.B) {
 	h := &Handler{Registers: []string{benchRegister(b, 100_000)}}
 	provisionHandler(b, h)
+	h.logger = zap.NewNop() // measure the decision, not a terminal
 
 	cases := []struct {
 		name, ip, target string
