@@ -278,3 +278,30 @@ func sameOrders(t *testing.T, a, b []Order) {
 		}
 	}
 }
+
+// FuzzJSONObject checks the fast object reader against encoding/json: whatever it accepts,
+// encoding/json must read the same, without complaint.
+func FuzzJSONObject(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"a","countries":["RU","BY"],"target":"post:1","end":null}`,
+		`{ "ID" : "a" , "Countries" : "RU" }`,
+		`{}`, `{"id":"\u0041"}`, `{"id":"a","id":"b"}`, `{"id":1}`, `{"countries":[]}`,
+		`{"reason":"Доступ ограничен"}`, "{\"reason\":\"\xff\"}", `{"id":"a"} x`, `{"id":"a",}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, obj string) {
+		var fast row
+		if !jsonObjectFast(obj, &fast) {
+			return
+		}
+		var slow row
+		problems, fatal := jsonObjectSlow(obj, &slow)
+		if fatal || len(problems) > 0 {
+			t.Fatalf("%q: fast path accepted what encoding/json rejects: %v", obj, problems)
+		}
+		if fast.val != slow.val {
+			t.Fatalf("%q: fast %q, encoding/json %q", obj, fast.val, slow.val)
+		}
+	})
+}
