@@ -269,14 +269,25 @@ func (h *Handler) throttle(w http.ResponseWriter, r *http.Request, next caddyhtt
 	h.metrics.throttleActive.Inc()
 	defer h.metrics.throttleActive.Dec()
 
+	// The order slows the transfer below any minimum rate the server may
+	// demand of clients (read_min_rate, write_min_rate); without this the
+	// server would cut the very uploads the order only means to slow.
+	idleReader, idleWriter := caddyhttp.IdleTimeoutsFromContext(r.Context())
+
 	start := time.Now()
 	var body *throttle.Reader
 	if r.Body != nil && r.Body != http.NoBody {
+		if idleReader != nil {
+			defer idleReader.Override(idleReader.Deadline.Timeout, min(idleReader.Deadline.MinRate, order.Rate/2))()
+		}
 		body = throttle.NewReader(r.Context(), r.Body, budget)
 		r.Body = body
 	}
 	var rw *throttle.ResponseWriter
 	if order.ThrottleResponse {
+		if idleWriter != nil {
+			defer idleWriter.Override(idleWriter.Deadline.Timeout, min(idleWriter.Deadline.MinRate, order.Rate/2), 0)()
+		}
 		rw = throttle.NewResponseWriter(r.Context(), w, budget)
 		w = rw
 	}

@@ -27,6 +27,7 @@ const integrationGlobals = `{
 	skip_install_trust
 	servers :9080 {
 		trusted_proxies static 127.0.0.1/32 ::1/128
+		protocols h1 h2 h2c
 	}
 }
 `
