@@ -420,4 +420,3 @@ func TestHandlerThrottleDryRun(t *testing.T) {
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
 func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
-
