@@ -410,3 +410,27 @@ func TestMatchAnyCountry(t *testing.T) {
 		}
 	}
 }
+
+func TestTimed(t *testing.T) {
+	for _, tc := range []struct {
+		name, csv string
+		want      bool
+	}{
+		{"no windows", "id,countries,target\na,RU,post:1\n", false},
+		{"a start", "id,countries,target,start\na,RU,post:1,\nb,RU,post:2,2024-01-01\n", true},
+		{"an end", "id,countries,target,end\na,RU,post:1,2030-01-01\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := mustRegister(t, tc.csv, Options{})
+			if got := reg.Timed(); got != tc.want {
+				t.Errorf("Timed() = %v, want %v", got, tc.want)
+			}
+			// Without windows, the zero time decides like any other.
+			if !tc.want {
+				if _, ok := reg.Match("RU", "/u/status/1", "", time.Time{}); !ok {
+					t.Error("Match with the zero time missed an order without a window")
+				}
+			}
+		})
+	}
+}

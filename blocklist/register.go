@@ -36,6 +36,7 @@ type Register struct {
 
 	countries countrySet // countries with at least one order
 	anywhere  bool       // some order applies in every country
+	timed     bool       // some order has a start or an end
 	stats     RegisterStats
 }
 
@@ -127,6 +128,11 @@ func (r *Register) HasCountry(country string) bool {
 	}
 	return r.anywhere || r.countries.has(countryIndex(country))
 }
+
+// Timed reports whether any order has a start or an end. When none has,
+// Match does not read its now argument, and a gateway can spare itself the
+// clock on every request.
+func (r *Register) Timed() bool { return r != nil && r.timed }
 
 // AnyCountry, passed to Match as the client's country, stands for a client
 // that must be treated as being in every country: every order covers it. A
@@ -338,6 +344,7 @@ func (r *Register) index() error {
 		t := &r.terms[i]
 		r.countries.union(&t.countries)
 		r.anywhere = r.anywhere || t.anywhere
+		r.timed = r.timed || !t.start.IsZero() || !t.end.IsZero()
 	}
 	for i := range r.entries {
 		switch r.terms[r.entries[i].terms].action {

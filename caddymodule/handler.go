@@ -226,17 +226,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
-	country := h.db.Country(addr)
+	country, order, found := h.decide(addr, r.URL.Path, r.URL.RawQuery)
 	repl.Set(placeholderCountry, boxCountry(country))
-
-	var order blocklist.Order
-	var found bool
-	switch {
-	case country != "" && h.register.HasCountry(country):
-		order, found = h.register.Match(country, r.URL.Path, r.URL.RawQuery, h.now())
-	case country == "" && h.blockAll:
-		order, found = h.register.Match(blocklist.AnyCountry, r.URL.Path, r.URL.RawQuery, h.now())
-	}
 	if !found {
 		repl.Set(placeholderAction, boxedActionAllow)
 		h.metrics.allowed.Inc()
@@ -257,6 +248,29 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	h.logDecision(r, addr, country, &order, nil)
 	return h.withhold(w, r, country, &order)
+}
+
+// decide is the whole per-request decision: the country of addr, and the
+// order that applies there to a request for path and query, if any. It
+// allocates nothing when no order applies. path may be the decoded
+// r.URL.Path: the register decodes until nothing is left to decode, so the
+// escaped and the decoded path match the same orders, and the decoded one
+// costs nothing to get.
+func (h *Handler) decide(addr netip.Addr, path, rawQuery string) (country string, order blocklist.Order, found bool) {
+	country = h.db.Country(addr)
+	in := country
+	switch {
+	case country == "" && h.blockAll:
+		in = blocklist.AnyCountry
+	case !h.register.HasCountry(country):
+		return country, order, false
+	}
+	var now time.Time
+	if h.register.Timed() {
+		now = h.now()
+	}
+	order, found = h.register.Match(in, path, rawQuery, now)
+	return country, order, found
 }
 
 // throttle passes the request on with its body, and with "both" its
