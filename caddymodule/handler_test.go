@@ -397,3 +397,20 @@ func TestNegotiate(t *testing.T) {
 		})
 	}
 }
+
+func TestHandlerOrdersForEverywhereCoverUnknownCountries(t *testing.T) {
+	dir := t.TempDir()
+	reg := registerHdr + "global-1,*,post:42,block,Court of Justice,C-1/24,,,,\n"
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "r.csv", reg)}}
+	provisionHandler(t, h)
+	for _, ip := range []string{ipPrivate, ipUnlisted, ipUS, ipRussia} {
+		r, _ := newRequest("GET", "/u/status/42", ip)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+			t.Fatal(err)
+		}
+		if w.Code != 451 {
+			t.Errorf("%s: status %d, want 451 for an order that applies everywhere", ip, w.Code)
+		}
+	}
+}
