@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/quic-go/quic-go/http3"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 )
@@ -420,3 +422,52 @@ func TestHandlerThrottleDryRun(t *testing.T) {
 type handlerFunc func(http.ResponseWriter, *http.Request) error
 
 func (f handlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return f(w, r) }
+
+// TestIntegrationThrottleHTTP3 uploads over QUIC: the body reaches the
+// handler through quic-go's stream, and is paced the same.
+func TestIntegrationThrottleHTTP3(t *testing.T) {
+	sink := newUploadSink(t)
+	dir := t.TempDir()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(fmt.Sprintf(`{
+		"admin": {"listen": "localhost:2999"},
+		"apps": {
+			"tls": {"certificates": {"load_files": [{"certificate": "/caddy.localhost.crt", "key": "/caddy.localhost.key"}]}},
+			"http": {"grace_period": 1, "servers": {"h3": {
+				"listen": ["127.0.0.1:9443"],
+				"protocols": ["h3"],
+				"automatic_https": {"disable": true},
+				"tls_connection_policies": [{}],
+				"trusted_proxies": {"source": "static", "ranges": ["127.0.0.1/32"]},
+				"routes": [{"handle": [
+					{"handler": "geo_restrict", "geoip_db": %q, "registers": [%q]},
+					{"handler": "reverse_proxy", "upstreams": [{"dial": %q}]}
+				]}]
+			}}}
+		}
+	}`, testDatabase(t, dir), writeFile(t, dir, "throttle.csv", throttleRegister), sink.Listener.Addr().String()), "json")
+
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{ServerName: "a.caddy.localhost", InsecureSkipVerify: true}}
+	defer tr.Close()
+	client := &http.Client{Transport: tr, Timeout: time.Minute}
+
+	const rate, size = 64 << 10, 2 * 64 << 10
+	req, _ := http.NewRequest(http.MethodPost, "https://127.0.0.1:9443/media/upload", io.LimitReader(rand.Reader, size))
+	req.ContentLength = size
+	req.Header.Set("X-Forwarded-For", ipRussia)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST over HTTP/3: %v", err)
+	}
+	defer res.Body.Close()
+	if res.ProtoMajor != 3 {
+		t.Fatalf("answered over %s, want HTTP/3", res.Proto)
+	}
+	var u upload
+	if err := json.NewDecoder(res.Body).Decode(&u); err != nil || u.Bytes != size {
+		t.Fatalf("upstream got %d bytes (%v), want %d", u.Bytes, err, size)
+	}
+	if got := u.rate() / rate; got < 0.75 || got > 1.25+0.125/2 {
+		t.Errorf("effective rate %.0f B/s over HTTP/3 is %.2f of the order's %d B/s", u.rate(), got, rate)
+	}
+}
