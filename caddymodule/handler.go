@@ -162,6 +162,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if cacheSize < 0 {
 		return fmt.Errorf("geoip_cache: must not be negative, got %d", cacheSize)
 	}
+	if h.ThrottleBurst < 0 {
+		return fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
+	}
 
 	db, key, err := loadDatabase(h.GeoIPDB, cacheSize, h.logger)
 	if err != nil {
@@ -179,9 +182,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.poolKeys = append(h.poolKeys, key)
 	}
 
-	if h.ThrottleBurst < 0 {
-		return fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
-	}
 	budgets, key := loadBudgets(h.ThrottleBurst)
 	h.budgets = budgets
 	h.poolKeys = append(h.poolKeys, key)
