@@ -171,8 +171,10 @@ func TestIntegrationThrottleRate(t *testing.T) {
 				t.Fatalf("status %d, upstream got %d bytes; want 200 and %d", status, u.Bytes, size)
 			}
 			// The budget starts with a burst of 1/8 s, so the upstream
-			// sees about seconds - 1/8 s of pacing; allow ±25% for CI.
-			if got := u.rate() / tc.rate; got < 0.75 || got > 1.25+0.125/tc.seconds {
+			// sees about seconds - 1/8 s of pacing. A busy CI machine
+			// only slows a transfer down, so the lower bound is the
+			// generous one.
+			if got := u.rate() / tc.rate; got < 0.6 || got > 1.2+0.125/tc.seconds {
 				t.Errorf("effective rate %.0f B/s is %.2f of the order's %.0f B/s", u.rate(), got, tc.rate)
 			}
 		})
@@ -227,12 +229,12 @@ func TestIntegrationThrottleSharesOneBudgetPerClient(t *testing.T) {
 			t.Errorf("10 uploads of 0.2 s of the rate each took %v, want about 2 s: the client got more than its rate", d)
 		}
 	})
-	t.Run("two clients get one budget each", func(t *testing.T) {
-		// 2 × 1.5 s of the rate: 1.5 s when each has its own budget,
-		// 3 s if they shared one.
-		d := run([]string{ipRussia, "77.88.60.1"}, rate*3/2)
-		if d > 2600*time.Millisecond {
-			t.Errorf("two clients' uploads of 1.5 s of the rate took %v, want about 1.5 s: they shared a budget", d)
+	t.Run("three clients get one budget each", func(t *testing.T) {
+		// 3 × 1.5 s of the rate: 1.5 s when each has its own budget,
+		// 4.5 s if they shared one.
+		d := run([]string{ipRussia, "77.88.60.1", ipRussiaV6}, rate*3/2)
+		if d > 3500*time.Millisecond {
+			t.Errorf("three clients' uploads of 1.5 s of the rate took %v, want about 1.5 s: they shared a budget", d)
 		}
 	})
 }
@@ -265,7 +267,7 @@ func TestIntegrationThrottleResponseBody(t *testing.T) {
 		t.Fatalf("read %d bytes, %v; want %d", n, err, size)
 	}
 	rate := float64(n) / time.Since(start).Seconds()
-	if got := rate / (256 << 10); got < 0.7 || got > 1.4 {
+	if got := rate / (256 << 10); got < 0.6 || got > 1.4 {
 		t.Errorf("download rate %.0f B/s is %.2f of the order's 256 KiB/s", rate, got)
 	}
 }
@@ -467,7 +469,7 @@ func TestIntegrationThrottleHTTP3(t *testing.T) {
 	if err := json.NewDecoder(res.Body).Decode(&u); err != nil || u.Bytes != size {
 		t.Fatalf("upstream got %d bytes (%v), want %d", u.Bytes, err, size)
 	}
-	if got := u.rate() / rate; got < 0.75 || got > 1.25+0.125/2 {
+	if got := u.rate() / rate; got < 0.6 || got > 1.2+0.125/2 {
 		t.Errorf("effective rate %.0f B/s over HTTP/3 is %.2f of the order's %d B/s", u.rate(), got, rate)
 	}
 }
