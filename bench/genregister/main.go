@@ -1,0 +1,125 @@
+// Command genregister writes a synthetic register of legal orders for the
+// load benchmarks in bench/run.sh: CSV with the header that georestrict
+// reads, shaped like a large national register (mostly posts, then accounts,
+// exact paths and a few path prefixes, in Russia and its neighbours), plus a
+// few fixed orders that the benchmark's blocked and upload traffic relies on.
+//
+// Usage:
+//
+//	genregister [-n 1000000] [-o register.csv]
+//
+// The output is deterministic for a given -n, so runs compare like with like.
+// No generated order covers the allowed traffic of the benchmark
+// (/someuser/status/999999999999, /api/upload): generated post ids are 17+
+// digits long and handles are user<n>.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+)
+
+// fixedOrders are what the benchmark's requests hit on purpose: post 123 is
+// withheld in Russia (the 451 runs), and uploads under /media/upload are
+// throttled there (the upload run posts to /api/upload, which no order covers).
+var fixedOrders = []string{
+	"bench-block-post,RU,post:123,block,Roskomnadzor,2-1687/2024,https://notice.example/rkn/bench-block-post,Prohibited information.,,",
+	"bench-throttle-upload,RU,path:/media/upload*,throttle 64KiB/s,Roskomnadzor,27-31-2024/Id4082-24,,Uploads slowed down.,,",
+}
+
+const header = "id,countries,target,action,authority,reference,notice,reason,start,end\n"
+
+var (
+	authorities = []string{"Roskomnadzor", "Prosecutor General", "Moscow City Court", "FNS", "MVD"}
+	countries   = []string{"RU", "RU", "RU", "RU BY", "RU|BY|KZ"}
+)
+
+func main() {
+	n := flag.Int("n", 1_000_000, "number of orders in all, fixed ones included")
+	out := flag.String("o", "", "output file (default: standard output)")
+	flag.Parse()
+	if flag.NArg() > 0 || *n < len(fixedOrders) {
+		fmt.Fprintf(os.Stderr, "usage: genregister [-n orders (at least %d)] [-o file]\n", len(fixedOrders))
+		os.Exit(2)
+	}
+
+	var w io.Writer = os.Stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "genregister:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := write(w, *n); err != nil {
+		fmt.Fprintln(os.Stderr, "genregister:", err)
+		os.Exit(1)
+	}
+}
+
+// write writes a register of n orders to w.
+func write(w io.Writer, n int) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.WriteString(header)
+	for _, o := range fixedOrders {
+		bw.WriteString(o)
+		bw.WriteByte('\n')
+	}
+	var line []byte
+	for i := range n - len(fixedOrders) {
+		line = appendOrder(line[:0], i)
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// appendOrder appends the i-th generated order as a CSV line: 85% posts,
+// 10% accounts, 4% exact paths, 1% path prefixes; one in fifty with a time
+// window, which the matcher evaluates per request.
+func appendOrder(b []byte, i int) []byte {
+	decision := i % 1000
+	b = append(b, "rkn-"...)
+	b = strconv.AppendInt(b, int64(i), 10)
+	b = append(b, ',')
+	b = append(b, countries[decision%len(countries)]...)
+	b = append(b, ',')
+	switch k := i % 100; {
+	case k < 85:
+		// Snowflake-like ids, far from the benchmark's 123 and 999999999999.
+		b = append(b, "post:"...)
+		b = strconv.AppendUint(b, 1_700_000_000_000_000_000+uint64(i)*7919, 10)
+	case k < 95:
+		b = append(b, "account:user"...)
+		b = strconv.AppendInt(b, int64(i), 10)
+	case k < 99:
+		b = append(b, "path:/pages/"...)
+		b = strconv.AppendInt(b, int64(i), 10)
+	default:
+		b = append(b, "path:/media/"...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, "/*"...)
+	}
+	b = append(b, ",block,"...)
+	b = append(b, authorities[decision%len(authorities)]...)
+	b = append(b, ",2-6-27/2024-05-24-"...)
+	b = strconv.AppendInt(b, int64(decision), 10)
+	b = append(b, "-AI,https://notice.example/rkn/"...)
+	b = strconv.AppendInt(b, int64(decision), 10)
+	b = append(b, ",Access restricted on demand of "...)
+	b = append(b, authorities[decision%len(authorities)]...)
+	b = append(b, ',')
+	if i%50 == 0 {
+		b = append(b, "2024-05-01,2099-01-01"...)
+	} else {
+		b = append(b, ',')
+	}
+	return append(b, '\n')
+}

@@ -1,0 +1,431 @@
+#!/usr/bin/env bash
+# Load benchmark of georestrict: plain Caddy against Caddy with geo_restrict
+# and a register of a million orders, on loopback, in alternating runs.
+# BENCHMARKS.md explains the scenarios and how to read the table.
+#
+#   bench/run.sh                      # the full run (~14 minutes)
+#   ROUNDS=1 DURATION=3s bench/run.sh # a smoke run (~2 minutes)
+#
+# Settings (environment):
+#   ROUNDS=5          rounds; each round runs side A, then side B
+#   DURATION=7s       length of one wrk run
+#   WARMUP=1s         one discarded run per side before the rounds
+#   CONNS=32          wrk connections (one wrk thread)
+#   ORDERS=1000000    orders in the generated register
+#   UPLOAD_KIB=256    request body of the upload scenario
+#   RELOAD_EVERY=2    seconds between reloads in the reload scenarios
+#   SCENARIOS=all     comma-separated scenario keys (see the table), or all
+#   PIN=1             pin Caddy and the upstream... see SERVER_CPUS/CLIENT_CPUS
+#   SERVER_CPUS=0     cores for both Caddies (taskset list)
+#   CLIENT_CPUS=1     cores for wrk, the upstream, curl
+#   PORT_BASE=18000   ports PORT_BASE+1.. on 127.0.0.1
+#   OUT=bench/out/<UTC time>   where results, raw wrk output and logs go
+#   GOBENCH=0         1: also run the Go benchmarks; only: run nothing else
+#   GOBENCH_COUNT=6   -count of the Go benchmarks
+#   GOBENCH_BASE=     a earlier Go benchmark output to compare with benchstat
+#
+# Needs Go and curl; installs wrk with apt-get when it is missing. Sends
+# traffic only to 127.0.0.1.
+set -euo pipefail
+
+bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$bench_dir/.." && pwd)
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-7s}
+WARMUP=${WARMUP:-1s}
+CONNS=${CONNS:-32}
+ORDERS=${ORDERS:-1000000}
+UPLOAD_KIB=${UPLOAD_KIB:-256}
+RELOAD_EVERY=${RELOAD_EVERY:-2}
+SCENARIOS=${SCENARIOS:-all}
+PIN=${PIN:-1}
+SERVER_CPUS=${SERVER_CPUS:-0}
+CLIENT_CPUS=${CLIENT_CPUS:-1}
+PORT_BASE=${PORT_BASE:-18000}
+OUT=${OUT:-$root/bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
+GOBENCH=${GOBENCH:-0}
+GOBENCH_COUNT=${GOBENCH_COUNT:-6}
+GOBENCH_BASE=${GOBENCH_BASE:-}
+
+log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	printf 'bench: error: %s\n' "$*" >&2
+	exit 1
+}
+
+for v in ROUNDS CONNS ORDERS UPLOAD_KIB RELOAD_EVERY PORT_BASE GOBENCH_COUNT; do
+	[[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer, got '${!v}'"
+done
+case $GOBENCH in 0 | 1 | only) ;; *) die "GOBENCH must be 0, 1 or only, got '$GOBENCH'" ;; esac
+case $PIN in 0 | 1) ;; *) die "PIN must be 0 or 1, got '$PIN'" ;; esac
+
+# ---------------------------------------------------------------- tools
+
+command -v go >/dev/null || die "Go is not on PATH (georestrict needs Go 1.26 or newer)"
+command -v curl >/dev/null || die "curl is not on PATH"
+if [[ $GOBENCH != only ]] && ! command -v wrk >/dev/null; then
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		log "installing wrk"
+		apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+	else
+		die "wrk is missing: install it (Debian: apt-get install wrk)"
+	fi
+fi
+if [[ $PIN == 1 ]] && ! command -v taskset >/dev/null; then
+	log "taskset not found: running unpinned"
+	PIN=0
+fi
+server_pin=() client_pin=()
+if [[ $PIN == 1 ]]; then
+	server_pin=(taskset -c "$SERVER_CPUS")
+	client_pin=(taskset -c "$CLIENT_CPUS")
+fi
+
+# ---------------------------------------------------------------- workspace
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/georestrict-bench.XXXXXX")
+pids=()
+hook_pid=
+cleanup() {
+	local pid f
+	[[ -n $hook_pid ]] && kill "$hook_pid" 2>/dev/null
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	# The gateway writes a log line per withheld request: keep only the tails.
+	if [[ -d $work/logs ]]; then
+		mkdir -p "$OUT/logs"
+		for f in "$work"/logs/*.log; do
+			[[ -e $f ]] && tail -n 200 "$f" >"$OUT/logs/$(basename "$f")"
+		done
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir -p "$OUT/raw"
+log "results go to $OUT"
+
+# ---------------------------------------------------------------- Go benchmarks
+
+run_gobench() {
+	local out=$OUT/gobench.txt
+	log "Go benchmarks, -count $GOBENCH_COUNT (several minutes) -> $out"
+	(cd "$root" && go test -run '^$' -bench . -benchmem -count "$GOBENCH_COUNT" \
+		./geo ./blocklist ./caddymodule ./throttle) | tee "$out"
+	if [[ -n $GOBENCH_BASE ]]; then
+		local gobin
+		gobin=$(go env GOPATH)/bin
+		if [[ ! -x $gobin/benchstat ]]; then
+			log "installing benchstat"
+			go install golang.org/x/perf/cmd/benchstat@latest
+		fi
+		"$gobin/benchstat" "$GOBENCH_BASE" "$out" | tee "$OUT/benchstat.txt"
+	fi
+}
+if [[ $GOBENCH == only ]]; then
+	run_gobench
+	exit 0
+fi
+
+# ---------------------------------------------------------------- build
+
+bin=$work/bin
+mkdir -p "$bin"
+log "building caddy with georestrict"
+OUTPUT=$bin/caddy "$root/xcaddy.sh" >"$work/build.log" 2>&1 || {
+	cat "$work/build.log" >&2
+	die "building caddy failed"
+}
+log "building the helpers"
+(cd "$root" && go build -o "$bin/" ./bench/genregister ./bench/upstream ./bench/report)
+
+register=$work/register.csv
+log "generating a register of $ORDERS orders"
+"$bin/genregister" -n "$ORDERS" -o "$register"
+head -c "$((UPLOAD_KIB * 1024))" /dev/zero | tr '\0' x >"$work/body"
+
+# ---------------------------------------------------------------- configs
+
+plain_respond_port=$((PORT_BASE + 1))
+plain_proxy_port=$((PORT_BASE + 2))
+gw_respond_port=$((PORT_BASE + 11))
+gw_proxy_port=$((PORT_BASE + 12))
+admin_port=$((PORT_BASE + 19))
+upstream_port=$((PORT_BASE + 90))
+for port in $plain_respond_port $plain_proxy_port $gw_respond_port $gw_proxy_port $admin_port $upstream_port; do
+	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
+	fi
+done
+
+# Both Caddies trust 127.0.0.1 as a proxy, so both parse X-Forwarded-For and
+# pay the same for it. Only the gateway has an admin endpoint, for reloads.
+global_options() {
+	cat <<EOF
+{
+	$1
+	persist_config off
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
+}
+EOF
+}
+plain_cfg=$work/plain.caddy
+gateway_cfg=$work/gateway.caddy
+{
+	global_options "admin off"
+	cat <<EOF
+:$plain_respond_port {
+	bind 127.0.0.1
+	respond "ok"
+}
+:$plain_proxy_port {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$upstream_port
+}
+EOF
+} >"$plain_cfg"
+{
+	global_options "admin 127.0.0.1:$admin_port"
+	cat <<EOF
+:$gw_respond_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $register
+	}
+	respond "ok"
+}
+:$gw_proxy_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $register
+	}
+	reverse_proxy 127.0.0.1:$upstream_port
+}
+EOF
+} >"$gateway_cfg"
+cp "$plain_cfg" "$gateway_cfg" "$OUT/"
+
+# ---------------------------------------------------------------- servers
+
+# start NAME CMD...: run CMD in the background, logging to logs/NAME.log
+# (the last lines of which are kept in $OUT/logs).
+mkdir -p "$work/logs"
+start() {
+	local name=$1
+	shift
+	"$@" >"$work/logs/$name.log" 2>&1 &
+	pids+=("$!")
+	eval "${name}_pid=\$!"
+}
+
+# wait_for NAME URL CODE [XFF]: wait until URL answers CODE.
+wait_for() {
+	local name=$1 url=$2 want=$3 xff=${4:-8.8.8.8} pid_var="${1}_pid" code i
+	for ((i = 0; i < 1200; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -H "X-Forwarded-For: $xff" "$url" || true)
+		[[ $code == "$want" ]] && return 0
+		if ! kill -0 "${!pid_var}" 2>/dev/null; then
+			tail -n 20 "$work/logs/$name.log" >&2
+			die "$name exited while starting"
+		fi
+		sleep 0.1
+	done
+	die "$name did not answer $want at $url within 2 minutes (last: $code)"
+}
+
+caddy_env=(env "XDG_CONFIG_HOME=$work/xdg-config" "XDG_DATA_HOME=$work/xdg-data")
+start upstream "${client_pin[@]}" "$bin/upstream" -addr "127.0.0.1:$upstream_port"
+start plain "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$plain_cfg" --adapter caddyfile
+start gateway "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$gateway_cfg" --adapter caddyfile
+wait_for upstream "http://127.0.0.1:$upstream_port/" 200
+wait_for plain "http://127.0.0.1:$plain_respond_port/" 200
+t0=$SECONDS
+wait_for gateway "http://127.0.0.1:$gw_respond_port/someuser/status/123" 451 77.88.55.88
+log "gateway up (register of $ORDERS orders loaded in about $((SECONDS - t0)) s)"
+
+# ---------------------------------------------------------------- checks
+
+allowed_path=/someuser/status/999999999999
+blocked_path=/someuser/status/123
+upload_path=/api/upload
+throttled_path=/media/upload
+
+# expect CODE PORT PATH XFF [curl args]: one request must answer CODE.
+expect() {
+	local want=$1 port=$2 path=$3 xff=$4 code
+	shift 4
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "X-Forwarded-For: $xff" "$@" "http://127.0.0.1:$port$path")
+	[[ $code == "$want" ]] || die "check failed: $path from $xff on port $port answered $code, want $want"
+}
+
+log "checking the setup"
+# The Russian addresses that xff.lua uses, at the ends of its ranges.
+for ip in 95.108.128.1 95.108.255.254 178.154.128.1 178.154.191.254 46.17.40.1 46.17.47.254 \
+	77.88.55.88 5.255.255.5 95.108.213.1 77.88.21.3; do
+	expect 451 "$gw_respond_port" "$blocked_path" "$ip"
+	expect 451 "$gw_proxy_port" "$blocked_path" "$ip"
+	expect 200 "$gw_respond_port" "$allowed_path" "$ip"
+	expect 200 "$plain_respond_port" "$blocked_path" "$ip"
+done
+for ip in 8.8.8.8 81.2.69.142; do
+	expect 200 "$gw_respond_port" "$blocked_path" "$ip"
+done
+for port in "$plain_proxy_port" "$gw_proxy_port"; do
+	expect 200 "$port" "$upload_path" 77.88.55.88 --data-binary "@$work/body"
+done
+# The throttle order exists and works, so the upload scenario measures a
+# register that has one the uploads do not match.
+secs=$(head -c 65536 "$work/body" | curl -s -o /dev/null -w '%{time_total}' --max-time 30 \
+	-H 'X-Forwarded-For: 77.88.55.88' --data-binary @- "http://127.0.0.1:$gw_proxy_port$throttled_path")
+if awk -v s="$secs" 'BEGIN { exit !(s < 0.5) }'; then
+	log "warning: a 64 KiB upload to $throttled_path from Russia took ${secs}s; the 64KiB/s throttle order seems not to apply"
+else
+	log "control: a 64 KiB upload to the throttled $throttled_path from Russia took ${secs}s"
+fi
+
+# ---------------------------------------------------------------- measuring
+
+scenarios_tsv=$OUT/scenarios.tsv
+results_tsv=$OUT/results.tsv
+: >"$scenarios_tsv"
+: >"$results_tsv"
+
+selected() {
+	[[ $SCENARIOS == all || ",$SCENARIOS," == *",$1,"* ]]
+}
+
+# Reload hooks: while one runs, the gateway reloads its config through the
+# admin API every RELOAD_EVERY seconds (forced, as `caddy reload --force`);
+# reload-register also touches the register first, so that it is loaded anew.
+hook_start() {
+	local kind=$1 stop=$work/hook.stop reloads=$work/hook.reloads
+	rm -f "$stop"
+	: >"$reloads"
+	(
+		while sleep "$RELOAD_EVERY" && [[ ! -e $stop ]]; do
+			[[ $kind == reload-register ]] && touch "$register"
+			"${client_pin[@]}" curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X POST \
+				-H 'Content-Type: text/caddyfile' -H 'Cache-Control: must-revalidate' \
+				--data-binary "@$gateway_cfg" "http://127.0.0.1:$admin_port/load" >>"$reloads" || echo fail >>"$reloads"
+		done
+	) &
+	hook_pid=$!
+}
+# hook_stop: let the reload in flight finish, so that it does not spill over
+# into the next run, and put how many reloads there were in hook_note.
+hook_note=
+hook_stop() {
+	touch "$work/hook.stop"
+	wait "$hook_pid" || true
+	hook_pid=
+	sleep 1
+	local n ok
+	n=$(wc -l <"$work/hook.reloads")
+	ok=$(grep -c '^200$' "$work/hook.reloads" || true)
+	[[ $n == "$ok" ]] || log "warning: only $ok of $n reloads answered 200 (see $OUT/logs/gateway.log)"
+	hook_note="$ok reloads"
+}
+
+# measure KEY SIDE ROUND URL CLIENTS PATH KIB EXPECT HOOK: one wrk run; append
+# its numbers to results.tsv (ROUND 0 is the warm-up, not recorded).
+measure() {
+	local key=$1 side=$2 round=$3 url=$4 clients=$5 path=$6 kib=$7 expect=$8 hook=$9
+	local raw=$OUT/raw/$key-$side-$round.txt duration=$DURATION
+	((round == 0)) && duration=$WARMUP
+	hook_note=
+	[[ $hook != none && $round -gt 0 ]] && hook_start "$hook"
+	"${client_pin[@]}" wrk -t1 -c"$CONNS" -d"$duration" --timeout 10s \
+		-s "$bench_dir/xff.lua" "$url" -- "$clients" "$path" "$kib" >"$raw" 2>&1 || {
+		cat "$raw" >&2
+		die "wrk failed ($raw)"
+	}
+	if [[ -n $hook_pid ]]; then
+		hook_stop
+		echo "$hook_note" >>"$raw"
+	fi
+	((round == 0)) && return 0
+
+	local line requests duration_us p50 p99 status sock rps unexpected
+	line=$(grep '^RESULT ' "$raw") || die "no RESULT line in $raw"
+	requests=$(sed -E 's/.*requests=([0-9]+).*/\1/' <<<"$line")
+	duration_us=$(sed -E 's/.*duration_us=([0-9]+).*/\1/' <<<"$line")
+	p50=$(sed -E 's/.*p50_us=([0-9]+).*/\1/' <<<"$line")
+	p99=$(sed -E 's/.*p99_us=([0-9]+).*/\1/' <<<"$line")
+	status=$(sed -E 's/.*status_errors=([0-9]+).*/\1/' <<<"$line")
+	sock=$(sed -E 's/.*socket_errors=([0-9]+).*/\1/' <<<"$line")
+	((requests > 0)) || die "wrk completed no request ($raw)"
+	rps=$(awk -v n="$requests" -v us="$duration_us" 'BEGIN { printf "%.1f", n / (us / 1e6) }')
+	# wrk counts answers of 400 and above as status errors: all of them should
+	# be 451 where the gateway blocks, none anywhere else.
+	if [[ $expect == blocked ]]; then
+		unexpected=$((requests - status))
+	else
+		unexpected=$status
+	fi
+	printf '%s\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\n' "$key" "$side" "$round" "$rps" "$p50" "$p99" \
+		"$requests" "$unexpected" "$sock" >>"$results_tsv"
+	log "  round $round $side: $(printf '%.0f' "$rps") req/s, p50 $((p50))µs, p99 $((p99))µs${hook_note:+, $hook_note}$( ((unexpected + sock == 0)) || echo ", $unexpected unexpected status, $sock socket errors")"
+}
+
+# pair KEY TITLE MIN_RPS_RATIO MAX_P99_RATIO CLIENTS PATH KIB SIDE_A SIDE_B
+# with SIDE = "label|url|expect|hook": warm both sides up, then ROUNDS rounds
+# of A then B.
+pair() {
+	local key=$1 title=$2 min_rps=$3 max_p99=$4 clients=$5 path=$6 kib=$7
+	selected "$key" || return 0
+	local la ua ea ha lb ub eb hb round
+	IFS='|' read -r la ua ea ha <<<"$8"
+	IFS='|' read -r lb ub eb hb <<<"$9"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$title" "$la" "$lb" "$min_rps" "$max_p99" "$kib" >>"$scenarios_tsv"
+	log "$key: $title ($la vs $lb)"
+	measure "$key" A 0 "$ua" "$clients" "$path" "$kib" "$ea" "$ha"
+	measure "$key" B 0 "$ub" "$clients" "$path" "$kib" "$eb" "$hb"
+	for ((round = 1; round <= ROUNDS; round++)); do
+		measure "$key" A "$round" "$ua" "$clients" "$path" "$kib" "$ea" "$ha"
+		measure "$key" B "$round" "$ub" "$clients" "$path" "$kib" "$eb" "$hb"
+	done
+}
+
+plain_respond="plain|http://127.0.0.1:$plain_respond_port|ok|none"
+gw_respond="gateway|http://127.0.0.1:$gw_respond_port|ok|none"
+gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
+plain_proxy="plain|http://127.0.0.1:$plain_proxy_port|ok|none"
+gw_proxy="gateway|http://127.0.0.1:$gw_proxy_port|ok|none"
+gw_proxy_451="gateway|http://127.0.0.1:$gw_proxy_port|blocked|none"
+gw_reload="gateway + reloads|http://127.0.0.1:$gw_respond_port|ok|reload"
+gw_reload_register="gateway + register reloads|http://127.0.0.1:$gw_respond_port|ok|reload-register"
+
+run_start=$SECONDS
+pair respond-allow-many "respond, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
+pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
+pair proxy-allow-many "reverse_proxy, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
+pair proxy-allow-few "reverse_proxy, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
+pair proxy-block-many "reverse_proxy, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_proxy" "$gw_proxy_451"
+pair proxy-block-few "reverse_proxy, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_proxy" "$gw_proxy_451"
+pair upload "upload ${UPLOAD_KIB} KiB POST, reverse_proxy, no throttle order matches, 4 IPs" 0.95 - few-mixed "$upload_path" "$UPLOAD_KIB" "$plain_proxy" "$gw_proxy"
+pair reload "config reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload"
+pair reload-register "register changed + reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload_register"
+
+[[ -s $scenarios_tsv ]] || die "SCENARIOS='$SCENARIOS' selects no scenario"
+log "measured in $(((SECONDS - run_start) / 60)) min $(((SECONDS - run_start) % 60)) s"
+
+{
+	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
+	echo
+	"$bin/report" -scenarios "$scenarios_tsv" -results "$results_tsv"
+} | tee "$OUT/table.md"
+
+if [[ $GOBENCH == 1 ]]; then
+	run_gobench
+fi
