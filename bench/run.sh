@@ -8,7 +8,7 @@
 #
 # Settings (environment):
 #   ROUNDS=5          rounds; each round runs side A, then side B
-#   DURATION=7s       length of one wrk run
+#   DURATION=6s       length of one wrk run
 #   WARMUP=1s         one discarded run per side before the rounds
 #   CONNS=32          wrk connections (one wrk thread)
 #   ORDERS=1000000    orders in the generated register
@@ -32,7 +32,7 @@ bench_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$bench_dir/.." && pwd)
 
 ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-7s}
+DURATION=${DURATION:-6s}
 WARMUP=${WARMUP:-1s}
 CONNS=${CONNS:-32}
 ORDERS=${ORDERS:-1000000}
@@ -155,11 +155,13 @@ head -c "$((UPLOAD_KIB * 1024))" /dev/zero | tr '\0' x >"$work/body"
 
 plain_respond_port=$((PORT_BASE + 1))
 plain_proxy_port=$((PORT_BASE + 2))
+heap_respond_port=$((PORT_BASE + 21))
+heap_idle_port=$((PORT_BASE + 22))
 gw_respond_port=$((PORT_BASE + 11))
 gw_proxy_port=$((PORT_BASE + 12))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
-for port in $plain_respond_port $plain_proxy_port $gw_respond_port $gw_proxy_port $admin_port $upstream_port; do
+for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
@@ -179,6 +181,7 @@ global_options() {
 EOF
 }
 plain_cfg=$work/plain.caddy
+heap_cfg=$work/plain-heap.caddy
 gateway_cfg=$work/gateway.caddy
 {
 	global_options "admin off"
@@ -193,6 +196,27 @@ gateway_cfg=$work/gateway.caddy
 }
 EOF
 } >"$plain_cfg"
+# Plain Caddy with the same heap as the gateway: the register is loaded by a
+# site that no run touches. A large live heap makes Go collect garbage far
+# less often (and each collection takes longer), which alone moves
+# throughput and p99; against this baseline only the handler's own work
+# differs.
+{
+	global_options "admin off"
+	cat <<EOF
+:$heap_respond_port {
+	bind 127.0.0.1
+	respond "ok"
+}
+:$heap_idle_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $register
+	}
+	respond "ok"
+}
+EOF
+} >"$heap_cfg"
 {
 	global_options "admin 127.0.0.1:$admin_port"
 	cat <<EOF
@@ -212,7 +236,7 @@ EOF
 }
 EOF
 } >"$gateway_cfg"
-cp "$plain_cfg" "$gateway_cfg" "$OUT/"
+cp "$plain_cfg" "$heap_cfg" "$gateway_cfg" "$OUT/"
 
 # ---------------------------------------------------------------- servers
 
@@ -246,11 +270,14 @@ caddy_env=(env "XDG_CONFIG_HOME=$work/xdg-config" "XDG_DATA_HOME=$work/xdg-data"
 start upstream "${client_pin[@]}" "$bin/upstream" -addr "127.0.0.1:$upstream_port"
 start plain "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$plain_cfg" --adapter caddyfile
 start gateway "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$gateway_cfg" --adapter caddyfile
+start plain_heap "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$heap_cfg" --adapter caddyfile
 wait_for upstream "http://127.0.0.1:$upstream_port/" 200
 wait_for plain "http://127.0.0.1:$plain_respond_port/" 200
 t0=$SECONDS
 wait_for gateway "http://127.0.0.1:$gw_respond_port/someuser/status/123" 451 77.88.55.88
 log "gateway up (register of $ORDERS orders loaded in about $((SECONDS - t0)) s)"
+wait_for plain_heap "http://127.0.0.1:$heap_idle_port/someuser/status/123" 451 77.88.55.88
+wait_for plain_heap "http://127.0.0.1:$heap_respond_port/someuser/status/123" 200 77.88.55.88
 
 # ---------------------------------------------------------------- checks
 
@@ -313,7 +340,7 @@ hook_start() {
 	(
 		while sleep "$RELOAD_EVERY" && [[ ! -e $stop ]]; do
 			[[ $kind == reload-register ]] && touch "$register"
-			"${client_pin[@]}" curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 -X POST \
+			"${client_pin[@]}" curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 60 -X POST \
 				-H 'Content-Type: text/caddyfile' -H 'Cache-Control: must-revalidate' \
 				--data-binary "@$gateway_cfg" "http://127.0.0.1:$admin_port/load" >>"$reloads" || echo fail >>"$reloads"
 		done
@@ -328,11 +355,12 @@ hook_stop() {
 	wait "$hook_pid" || true
 	hook_pid=
 	sleep 1
-	local n ok
+	local n ok slowest
 	n=$(wc -l <"$work/hook.reloads")
-	ok=$(grep -c '^200$' "$work/hook.reloads" || true)
+	ok=$(grep -c '^200 ' "$work/hook.reloads" || true)
+	slowest=$(awk '$2 > m { m = $2 } END { printf "%.2f", m }' "$work/hook.reloads")
 	[[ $n == "$ok" ]] || log "warning: only $ok of $n reloads answered 200 (see $OUT/logs/gateway.log)"
-	hook_note="$ok reloads"
+	hook_note="$ok reloads, slowest ${slowest}s"
 }
 
 # measure KEY SIDE ROUND URL CLIENTS PATH KIB EXPECT HOOK: one wrk run; append
@@ -396,6 +424,7 @@ pair() {
 }
 
 plain_respond="plain|http://127.0.0.1:$plain_respond_port|ok|none"
+heap_respond="plain, same heap|http://127.0.0.1:$heap_respond_port|ok|none"
 gw_respond="gateway|http://127.0.0.1:$gw_respond_port|ok|none"
 gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
 plain_proxy="plain|http://127.0.0.1:$plain_proxy_port|ok|none"
@@ -406,6 +435,7 @@ gw_reload_register="gateway + register reloads|http://127.0.0.1:$gw_respond_port
 
 run_start=$SECONDS
 pair respond-allow-many "respond, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-allow-heap "respond, allowed, many client IPs, heap-matched baseline" 0.97 1.10 many-mixed "$allowed_path" 0 "$heap_respond" "$gw_respond"
 pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
