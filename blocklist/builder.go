@@ -125,6 +125,7 @@ type builder struct {
 	others   []otherID // ids of rows that are not entries (bad, or skipped)
 
 	rowErrs []*Error // the problems of the row being read
+	rows    int      // rows read so far, to yield the processor now and then
 }
 
 type rawEntry struct {
@@ -216,6 +217,8 @@ var errRequired = errors.New("required field is empty")
 
 // addRow validates one row from file and, if it is good, adds it.
 func (b *builder) addRow(file uint16, r *row) {
+	maybeYield(b.rows)
+	b.rows++
 	b.rowErrs = b.rowErrs[:0]
 	fail := func(f int, err error) {
 		if !r.reported[f] {

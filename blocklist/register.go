@@ -303,6 +303,7 @@ func (r *Register) index() error {
 	if numeric > 0 {
 		wg.Go(func() {
 			for i := range r.entries {
+				maybeYield(i)
 				e := &r.entries[i]
 				if e.kind != TargetPost || !isNumericPost(r.val(e)) {
 					continue
@@ -317,6 +318,7 @@ func (r *Register) index() error {
 		})
 	}
 	for i := range r.entries {
+		maybeYield(i)
 		e := &r.entries[i]
 		v := r.val(e)
 		switch e.kind {
