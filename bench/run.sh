@@ -3,7 +3,7 @@
 # and a register of a million orders, on loopback, in alternating runs.
 # BENCHMARKS.md explains the scenarios and how to read the table.
 #
-#   bench/run.sh                      # the full run (~14 minutes)
+#   bench/run.sh                      # the full run (~13 minutes)
 #   ROUNDS=1 DURATION=3s bench/run.sh # a smoke run (~2 minutes)
 #
 # Settings (environment):
@@ -14,15 +14,15 @@
 #   ORDERS=1000000    orders in the generated register
 #   UPLOAD_KIB=256    request body of the upload scenario
 #   RELOAD_EVERY=2    seconds between reloads in the reload scenarios
-#   SCENARIOS=all     comma-separated scenario keys (see the table), or all
-#   PIN=1             pin Caddy and the upstream... see SERVER_CPUS/CLIENT_CPUS
+#   SCENARIOS=all     comma-separated scenario keys (BENCHMARKS.md), or all
+#   PIN=1             pin the Caddies to SERVER_CPUS, the client side to CLIENT_CPUS
 #   SERVER_CPUS=0     cores for both Caddies (taskset list)
 #   CLIENT_CPUS=1     cores for wrk, the upstream, curl
 #   PORT_BASE=18000   ports PORT_BASE+1.. on 127.0.0.1
 #   OUT=bench/out/<UTC time>   where results, raw wrk output and logs go
 #   GOBENCH=0         1: also run the Go benchmarks; only: run nothing else
 #   GOBENCH_COUNT=6   -count of the Go benchmarks
-#   GOBENCH_BASE=     a earlier Go benchmark output to compare with benchstat
+#   GOBENCH_BASE=     an earlier Go benchmark output to compare with, by benchstat
 #
 # Needs Go and curl; installs wrk with apt-get when it is missing. Sends
 # traffic only to 127.0.0.1.
@@ -109,7 +109,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir -p "$OUT/raw"
+mkdir -p "$OUT"
 log "results go to $OUT"
 
 # ---------------------------------------------------------------- Go benchmarks
@@ -135,6 +135,8 @@ if [[ $GOBENCH == only ]]; then
 fi
 
 # ---------------------------------------------------------------- build
+
+mkdir -p "$OUT/raw"
 
 bin=$work/bin
 mkdir -p "$bin"
