@@ -113,7 +113,6 @@ type Handler struct {
 	metrics   *metrics
 	logger    *zap.Logger
 	poolKeys  []string
-	now       func() time.Time
 }
 
 // CaddyModule returns the Caddy module information.
@@ -129,7 +128,6 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // first so that a typo fails before a large register is read.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
-	h.now = time.Now
 
 	var err error
 	if h.exempt, err = parsePrefixes(h.Exempt); err != nil {
@@ -267,7 +265,7 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string) (country string
 	}
 	var now time.Time
 	if h.register.Timed() {
-		now = h.now()
+		now = time.Now()
 	}
 	order, found = h.register.Match(in, path, rawQuery, now)
 	return country, order, found

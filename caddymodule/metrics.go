@@ -17,9 +17,10 @@ type metrics struct {
 	// requests counts every request the handler decided on, by result.
 	// The two results of the fast path are resolved once, so counting them
 	// is a single atomic add.
-	requests *prometheus.CounterVec
-	allowed  prometheus.Counter
-	exempt   prometheus.Counter
+	requests      *prometheus.CounterVec
+	allowed       prometheus.Counter
+	exempt        prometheus.Counter
+	enforcedCount prometheus.Counter
 
 	// enforcedVec counts requests an order applied to.
 	enforcedVec *prometheus.CounterVec
@@ -74,52 +75,47 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Throttled requests in progress.",
 		}),
 	}
-	var err error
-	if m.requests, err = registerOrReuse(reg, m.requests); err != nil {
-		return nil, err
-	}
-	if m.enforcedVec, err = registerOrReuse(reg, m.enforcedVec); err != nil {
-		return nil, err
-	}
-	if m.orders, err = registerOrReuse(reg, m.orders); err != nil {
-		return nil, err
-	}
-	if m.throttledRequests, err = registerOrReuse(reg, m.throttledRequests); err != nil {
-		return nil, err
-	}
-	if m.throttledBytes, err = registerOrReuse(reg, m.throttledBytes); err != nil {
-		return nil, err
-	}
-	if m.throttleActive, err = registerOrReuse(reg, m.throttleActive); err != nil {
+	if err := errors.Join(
+		reuse(reg, &m.requests),
+		reuse(reg, &m.enforcedVec),
+		reuse(reg, &m.orders),
+		reuse(reg, &m.throttledRequests),
+		reuse(reg, &m.throttledBytes),
+		reuse(reg, &m.throttleActive),
+	); err != nil {
 		return nil, err
 	}
 	m.allowed = m.requests.WithLabelValues("allowed")
 	m.exempt = m.requests.WithLabelValues("exempt")
+	m.enforcedCount = m.requests.WithLabelValues("enforced")
 	return m, nil
 }
 
-// registerOrReuse registers c, or returns the collector of the same name that
-// another handler of this config registered first.
-func registerOrReuse[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	err := reg.Register(c)
-	if err == nil {
-		return c, nil
-	}
+// reuse registers *c, or replaces it with the collector of the same name
+// that another handler of this config registered first.
+func reuse[C prometheus.Collector](reg prometheus.Registerer, c *C) error {
+	err := reg.Register(*c)
 	var are prometheus.AlreadyRegisteredError
 	if errors.As(err, &are) {
 		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing, nil
+			*c = existing
+			return nil
 		}
 	}
-	return c, err
+	return err
+}
+
+// countryLabel is the country as a metric label: "unknown" rather than empty.
+func countryLabel(country string) string {
+	if country == "" {
+		return "unknown"
+	}
+	return country
 }
 
 func (m *metrics) enforced(country string, action blocklist.Action, dryRun bool) {
-	if country == "" {
-		country = "unknown"
-	}
-	m.requests.WithLabelValues("enforced").Inc()
-	m.enforcedVec.WithLabelValues(country, action.String(), strconv.FormatBool(dryRun)).Inc()
+	m.enforcedCount.Inc()
+	m.enforcedVec.WithLabelValues(countryLabel(country), action.String(), strconv.FormatBool(dryRun)).Inc()
 }
 
 func (m *metrics) observeRegister(name string, reg *blocklist.Register) {
@@ -129,9 +125,6 @@ func (m *metrics) observeRegister(name string, reg *blocklist.Register) {
 }
 
 func (m *metrics) throttled(country, order string, bytes int64) {
-	if country == "" {
-		country = "unknown"
-	}
-	m.throttledRequests.WithLabelValues(country, order).Inc()
-	m.throttledBytes.WithLabelValues(country, order).Add(float64(bytes))
+	m.throttledRequests.WithLabelValues(countryLabel(country), order).Inc()
+	m.throttledBytes.WithLabelValues(countryLabel(country), order).Add(float64(bytes))
 }
