@@ -109,9 +109,10 @@ type builder struct {
 	fileIndex map[string]uint16
 	skipped   int
 	entries   []entry
+	numeric   int // entries of numeric posts
 	terms     []terms
-	ids       strings.Builder
-	vals      strings.Builder
+	ids       arenaBuilder
+	vals      arenaBuilder
 
 	seed    maphash.Seed
 	raws    []rawEntry
@@ -125,7 +126,7 @@ type builder struct {
 	others   []otherID // ids of rows that are not entries (bad, or skipped)
 
 	rowErrs []*Error // the problems of the row being read
-	rows    int      // rows read so far, to yield the processor now and then
+	pace    pacer    // for the goroutine that adds rows
 }
 
 type rawEntry struct {
@@ -138,11 +139,11 @@ type otherID struct {
 	pos position
 }
 
-// idHash is one id: ref is an entry index, or otherFlag|index in others; seq is the reading
-// order, which entries and others do not share.
+// idHash is one id: ref is an entry index, or otherFlag|index in others. idHashes are kept
+// in reading order, which entries and others do not share.
 type idHash struct {
-	h        uint64
-	ref, seq uint32
+	h   uint64
+	ref uint32
 }
 
 const otherFlag = 1 << 31
@@ -201,9 +202,9 @@ func (b *builder) addFile(name string) (uint16, error) {
 	return fi, nil
 }
 
-// full reports whether the shared strings could overflow the index's 32-bit offsets.
+// full reports whether the arenas could overflow the index's 32-bit references.
 func (b *builder) full() bool {
-	return b.ids.Len() > math.MaxUint32-maxIDLen || b.vals.Len() > math.MaxUint32-maxTargetLen
+	return !b.ids.room(maxIDLen) || !b.vals.room(maxTargetLen)
 }
 
 func (b *builder) where(p position) string {
@@ -217,8 +218,7 @@ var errRequired = errors.New("required field is empty")
 
 // addRow validates one row from file and, if it is good, adds it.
 func (b *builder) addRow(file uint16, r *row) {
-	maybeYield(b.rows)
-	b.rows++
+	b.pace.step()
 	b.rowErrs = b.rowErrs[:0]
 	fail := func(f int, err error) {
 		if !r.reported[f] {
@@ -268,7 +268,7 @@ func (b *builder) flushRowErrors() {
 
 func (b *builder) rememberOther(h uint64, id string, pos position) {
 	b.others = append(b.others, otherID{strings.Clone(id), pos})
-	b.idHashes = append(b.idHashes, idHash{h, otherFlag | uint32(len(b.others)-1), uint32(len(b.idHashes))})
+	b.idHashes = append(b.idHashes, idHash{h, otherFlag | uint32(len(b.others)-1)})
 }
 
 func (b *builder) refID(ref uint32) (string, position) {
@@ -277,46 +277,56 @@ func (b *builder) refID(ref uint32) (string, position) {
 		return o.id, o.pos
 	}
 	e := &b.entries[ref]
-	return b.ids.String()[e.idOff : e.idOff+uint32(e.idLen)], position{e.file, e.line}
+	return b.ids.get(e.idOff, int(e.idLen)), position{e.file, e.line}
 }
 
 // checkDuplicates reports every id that was read more than once, at each later occurrence,
 // naming the first, in file and line order. It is linear in the number of ids, however many
 // times one is repeated.
+//
+// The ids' hashes are partitioned by their top bits, keeping reading order, and each
+// partition is checked with a map small enough to stay in the cache: one map of a million
+// hashes would miss it on nearly every id.
 func (b *builder) checkDuplicates(dupError func(id string, at, first position) error) {
-	hs := sortIDHashes(b.idHashes)
+	var pace pacer
+	hs, bounds := partitionIDHashes(b.idHashes, &pace)
 	b.idHashes = nil
 	type dup struct {
 		at, first position
 		ref       uint32
 	}
 	var dups []dup
-	for i := 0; i < len(hs); {
-		j := i + 1
-		for j < len(hs) && hs[j].h == hs[i].h {
-			j++
-		}
-		if j-i > 1 {
-			// Equal hashes almost always mean equal ids; different ids that collide are
-			// sorted out with a map, for that run only.
-			firstID, firstPos := b.refID(hs[i].ref)
-			var collided map[string]position
-			for _, x := range hs[i+1 : j] {
-				id, at := b.refID(x.ref)
-				switch first, ok := collided[id]; {
-				case id == firstID:
-					dups = append(dups, dup{at, firstPos, x.ref})
-				case ok:
-					dups = append(dups, dup{at, first, x.ref})
-				default:
-					if collided == nil {
-						collided = make(map[string]position)
-					}
-					collided[id] = at
-				}
+	first := make(map[uint64]uint32, 2*len(hs)/len(bounds)) // hash -> ref of its first id
+	// Different ids with the same 64-bit hash are told apart by their text: the first
+	// occurrence of each id that was not the first of its hash.
+	var collided map[string]position
+	lo := 0
+	for _, hi := range bounds {
+		clear(first)
+		for i := lo; i < hi; i++ {
+			pace.step()
+			x := hs[i]
+			f, seen := first[x.h]
+			if !seen {
+				first[x.h] = x.ref
+				continue
 			}
+			id, at := b.refID(x.ref)
+			firstID, firstPos := b.refID(f)
+			if id == firstID {
+				dups = append(dups, dup{at, firstPos, x.ref})
+				continue
+			}
+			if p, ok := collided[id]; ok {
+				dups = append(dups, dup{at, p, x.ref})
+				continue
+			}
+			if collided == nil {
+				collided = make(map[string]position)
+			}
+			collided[id] = at
 		}
-		i = j
+		lo = hi
 	}
 	slices.SortStableFunc(dups, func(x, y dup) int {
 		if x.at.file != y.at.file {
@@ -342,26 +352,28 @@ func (b *builder) checkRowDuplicates() {
 	})
 }
 
-// sortIDHashes orders hs by hash, keeping reading order among equal hashes: a radix sort,
-// since a million comparisons of random hashes cost several times more.
-func sortIDHashes(hs []idHash) []idHash {
-	tmp := make([]idHash, len(hs))
-	for shift := 0; shift < 64; shift += 8 {
-		var count [257]int
-		for i := range hs {
-			count[int(byte(hs[i].h>>shift))+1]++
-		}
-		for i := 1; i < len(count); i++ {
-			count[i] += count[i-1]
-		}
-		for i := range hs {
-			d := byte(hs[i].h >> shift)
-			tmp[count[d]] = hs[i]
-			count[d]++
-		}
-		hs, tmp = tmp, hs
+// partitionIDHashes groups hs by the top bits of their hashes, keeping reading order within
+// each group. It returns the groups in one slice and where each ends.
+func partitionIDHashes(hs []idHash, pace *pacer) ([]idHash, []int) {
+	const bits = 8
+	var count [1<<bits + 1]int
+	for i := range hs {
+		pace.step()
+		count[hs[i].h>>(64-bits)+1]++
 	}
-	return hs
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	bounds := make([]int, 1<<bits)
+	copy(bounds, count[1:])
+	out := make([]idHash, len(hs))
+	for i := range hs {
+		pace.step()
+		p := hs[i].h >> (64 - bits)
+		out[count[p]] = hs[i]
+		count[p]++
+	}
+	return out, bounds
 }
 
 func cmpUint64(a, b uint64) int {
@@ -376,18 +388,20 @@ func cmpUint64(a, b uint64) int {
 
 // addEntry adds a good order; id is not yet in the register's id string.
 func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, ti uint32, pos position) {
-	idOff := b.ids.Len()
-	b.ids.WriteString(id)
-	off := b.vals.Len()
-	b.vals.WriteString(value)
 	b.entries = append(b.entries, entry{
-		idOff: uint32(idOff), idLen: uint16(len(id)),
-		valOff: uint32(off), valLen: uint16(len(value)),
+		idOff: b.ids.add(id), idLen: uint16(len(id)),
+		valOff: b.vals.add(value), valLen: uint16(len(value)),
 		terms: ti, next: noEntry,
 		file: pos.file, line: pos.line,
 		kind: kind,
 	})
-	b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1), uint32(len(b.idHashes))})
+	if kind == TargetPost {
+		if _, ok := numericPost(value); ok {
+			b.entries[len(b.entries)-1].numeric = true
+			b.numeric++
+		}
+	}
+	b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1)})
 }
 
 func checkID(id string) error {

@@ -190,7 +190,7 @@ func lookupPost[U text](v *visitor, s U) {
 	}
 	if d > 0 {
 		if n, ok := parseDecimal(t[:d]); ok {
-			if h, ok := r.posts[n]; ok {
+			if h, ok := r.posts.get(n); ok {
 				v.consider(h)
 			}
 		} else if h, ok := r.postStrs[string(trimZeros(t[:d]))]; ok {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -110,7 +112,7 @@ func LoadFiles(paths []string, opts Options) (*Register, error) {
 			return nil, fmt.Errorf("register %s: %w", p, err)
 		}
 		datas[i] = data
-		hint += strings.Count(data, "\n") + 1 // at most one order per line
+		hint += ordersHint(p, data)
 	}
 	b, err := newBuilder(opts, hint)
 	if err != nil {
@@ -143,6 +145,25 @@ func Compile(orders []Order, opts Options) (*Register, error) {
 	})
 }
 
+// ordersHint estimates, from above, how many orders data holds, so that the builder's
+// tables are allocated once: one per line, or per "{" in a JSON array, which is usually
+// spread over several lines. It counts a megabyte at a time, since counting in one piece
+// would keep the processor from requests for milliseconds.
+func ordersHint(name, data string) int {
+	sep := "\n"
+	if detectFormat(name, strings.TrimPrefix(data, bom)) == formatJSON {
+		sep = "{"
+	}
+	n := 1
+	for len(data) > 0 {
+		chunk := data[:min(len(data), 1<<20)]
+		data = data[len(chunk):]
+		n += strings.Count(chunk, sep)
+		runtime.Gosched()
+	}
+	return n
+}
+
 // readFile reads a file straight into a string: parsing slices it rather than copying every
 // field, and a register file may be hundreds of megabytes.
 func readFile(path string) (string, error) {
@@ -166,19 +187,22 @@ func readFile(path string) (string, error) {
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
-// register hands the builder's contents over to a Register, with exactly-sized copies so that
-// no growth slack stays on the heap.
+// register hands the builder's contents over to a Register. Nothing of any size is copied
+// unless that sheds much slack: the entries were allocated for the number of lines, which
+// for CSV is the number of orders.
 func (b *builder) register() *Register {
+	entries := b.entries
+	if cap(entries)-len(entries) > len(entries)/8 {
+		entries = slices.Clone(entries)
+	}
 	r := &Register{
 		patterns: b.patterns,
-		entries:  make([]entry, len(b.entries)),
-		terms:    make([]terms, len(b.terms)),
-		ids:      strings.Clone(b.ids.String()),
-		vals:     strings.Clone(b.vals.String()),
+		entries:  slices.Clip(entries),
+		terms:    slices.Clone(b.terms),
+		ids:      b.ids.arena(),
+		vals:     b.vals.arena(),
 		files:    b.files,
 	}
-	copy(r.entries, b.entries)
-	copy(r.terms, b.terms)
 	return r
 }
 
@@ -192,7 +216,7 @@ func (b *builder) compile(checkDuplicates func()) (*Register, error) {
 	r := b.register()
 	var wg sync.WaitGroup
 	wg.Go(checkDuplicates)
-	indexErr := r.index()
+	indexErr := r.index(b.numeric)
 	wg.Wait()
 	if err := b.errs.err(); err != nil {
 		return nil, err
@@ -309,6 +333,7 @@ const csvBatch = 512
 // travels as a row with err set, so that it is reported in line order.
 func readCSVRows(cr *csvReader, columns []int, batches chan<- []row, free <-chan []row) {
 	defer close(batches)
+	var pace pacer
 	batch := make([]row, 0, csvBatch)
 	flush := func() {
 		batches <- batch
@@ -319,6 +344,7 @@ func readCSVRows(cr *csvReader, columns []int, batches chan<- []row, free <-chan
 		}
 	}
 	for {
+		pace.step()
 		ok, serr := cr.next()
 		if serr != nil {
 			// A broken quote leaves the reader out of step with the rows; stop here.

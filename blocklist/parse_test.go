@@ -618,13 +618,9 @@ func TestManyDuplicates(t *testing.T) {
 	for i := range 200_000 {
 		b.WriteString("same,RU,post:" + formatInt(i+1) + "\n")
 	}
-	start := time.Now()
 	_, _, err := Parse("o.csv", strings.NewReader(b.String()), Options{})
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != maxErrors+1 || lines[maxErrors] != "and 199979 more errors" || lines[0] != `register o.csv: line 3: id: duplicate id "same" (also at o.csv:2)` {
 		t.Errorf("got %d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %v", d)
 	}
 }

@@ -15,19 +15,21 @@ const noEntry = ^uint32(0)
 // Register is a compiled, immutable set of orders, safe for concurrent use. Build one with
 // [LoadFiles] or [Compile].
 //
-// Orders are stored compactly: ids and target values live in two shared strings, everything
-// else an order says (countries, action, authority, reference, notice, reason, window) in a
-// table of distinct "terms", since one decision typically covers many posts. Posts, accounts
-// and exact paths are found through maps, path prefixes through a radix tree.
+// Orders are stored compactly: ids and target values live in two arenas of large strings,
+// everything else an order says (countries, action, authority, reference, notice, reason,
+// window) in a table of distinct "terms", since one decision typically covers many posts.
+// Numeric posts are found through a flat hash table, other posts, accounts and exact paths
+// through maps, path prefixes through a radix tree. The bulk of it (entries, arenas, the post
+// table) holds no pointers, so the garbage collector does not look inside it.
 type Register struct {
 	patterns *Patterns
 	entries  []entry
 	terms    []terms
-	ids      string // every id, concatenated
-	vals     string // every target value; the maps' keys are substrings of it
+	ids      arena // every id
+	vals     arena // every target value; the maps' keys are substrings of it
 	files    []string
 
-	posts    map[uint64]uint32 // numeric post id -> first entry
+	posts    postIndex         // numeric post id -> first entry
 	postStrs map[string]uint32 // other post ids
 	accounts map[string]uint32
 	paths    map[string]uint32
@@ -49,6 +51,7 @@ type entry struct {
 	idLen, valLen uint16
 	file          uint16
 	kind          TargetKind
+	numeric       bool // a post id kept as a number, in posts
 }
 
 // terms is what orders share: everything but the id and the target.
@@ -209,8 +212,8 @@ func (r *Register) precedes(a, b uint32) bool {
 	return r.id(ea) < r.id(eb)
 }
 
-func (r *Register) id(e *entry) string  { return r.ids[e.idOff : e.idOff+uint32(e.idLen)] }
-func (r *Register) val(e *entry) string { return r.vals[e.valOff : e.valOff+uint32(e.valLen)] }
+func (r *Register) id(e *entry) string  { return r.ids.get(e.idOff, e.idLen) }
+func (r *Register) val(e *entry) string { return r.vals.get(e.valOff, e.valLen) }
 
 func (r *Register) source(e *entry) string {
 	if e.line == 0 {
@@ -253,18 +256,14 @@ func (r *Register) Orders(yield func(Order) bool) {
 	}
 }
 
-// index builds the lookup structures over r.entries, whose values are in r.vals.
-func (r *Register) index() error {
+// index builds the lookup structures over r.entries, whose values are in r.vals; numeric
+// entries are marked so.
+func (r *Register) index(numeric int) error {
+	var pace pacer
 	var n [TargetPathPrefix + 1]int
 	for i := range r.entries {
+		pace.step()
 		n[r.entries[i].kind]++
-	}
-	numeric := 0
-	for i := range r.entries {
-		e := &r.entries[i]
-		if e.kind == TargetPost && isNumericPost(r.val(e)) {
-			numeric++
-		}
 	}
 	var errs []error
 	if n[TargetPost] > 0 && !r.patterns.has[TargetPost] {
@@ -275,9 +274,6 @@ func (r *Register) index() error {
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
-	}
-	if numeric > 0 {
-		r.posts = make(map[uint64]uint32, numeric)
 	}
 	if n[TargetPost] > numeric {
 		r.postStrs = make(map[string]uint32, n[TargetPost]-numeric)
@@ -297,45 +293,30 @@ func (r *Register) index() error {
 		}
 		m[k] = i
 	}
-	// Numeric posts, usually most of a register and a cache miss per insert, get a core of
-	// their own; each goroutine writes only the entries of its own kinds.
+	// Numeric posts, usually most of a register, are indexed alongside the rest; each
+	// goroutine writes only the entries of its own kinds.
 	var wg sync.WaitGroup
 	if numeric > 0 {
-		wg.Go(func() {
-			for i := range r.entries {
-				maybeYield(i)
-				e := &r.entries[i]
-				if e.kind != TargetPost || !isNumericPost(r.val(e)) {
-					continue
-				}
-				num, _ := parseDecimal(r.val(e))
-				e.next = noEntry
-				if h, ok := r.posts[num]; ok {
-					e.next = h
-				}
-				r.posts[num] = uint32(i)
-			}
-		})
+		wg.Go(func() { r.posts = buildPostIndex(r.entries, r.vals, numeric) })
+	} else {
+		r.posts = postIndex{zero: noEntry}
 	}
 	for i := range r.entries {
-		maybeYield(i)
+		pace.step()
 		e := &r.entries[i]
+		if e.numeric {
+			continue
+		}
 		v := r.val(e)
 		switch e.kind {
 		case TargetPost:
-			if !isNumericPost(v) {
-				e.next = noEntry
-				chain(r.postStrs, v, uint32(i))
-			}
+			chain(r.postStrs, v, uint32(i))
 		case TargetAccount:
-			e.next = noEntry
 			chain(r.accounts, v, uint32(i))
 		case TargetPath:
-			e.next = noEntry
 			chain(r.paths, v, uint32(i))
 			r.pathLens.add(len(v))
 		case TargetPathPrefix:
-			e.next = noEntry
 			r.prefixes.insert(v, uint32(i), r.entries)
 		}
 	}
@@ -349,6 +330,7 @@ func (r *Register) index() error {
 		r.timed = r.timed || !t.start.IsZero() || !t.end.IsZero()
 	}
 	for i := range r.entries {
+		pace.step()
 		switch r.terms[r.entries[i].terms].action {
 		case ActionBlock:
 			r.stats.Blocks++
@@ -373,11 +355,13 @@ type lengthSet [4]uint64
 func (s *lengthSet) add(n int)      { n = min(n, 255); s[n>>6] |= 1 << (n & 63) }
 func (s *lengthSet) has(n int) bool { n = min(n, 255); return s[n>>6]&(1<<(n&63)) != 0 }
 
-// isNumericPost reports whether a post target is kept as a number: all digits, fitting in a
-// uint64. Longer ones are compared as strings.
-func isNumericPost(v string) bool {
-	_, ok := parseDecimal(v)
-	return ok && isDigits(v)
+// numericPost returns a post target as the number it is kept as, if it is all digits and
+// fits in a uint64; other post ids are compared as strings.
+func numericPost(v string) (uint64, bool) {
+	if !isDigits(v) {
+		return 0, false
+	}
+	return parseDecimal(v)
 }
 
 func isDigits(s string) bool {
