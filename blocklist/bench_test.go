@@ -8,9 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // Authorities as they appear in Roskomnadzor's register; the rest is made up.
@@ -165,15 +163,6 @@ func BenchmarkLoad(b *testing.B) {
 			runtime.KeepAlive(r)
 		})
 	}
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func fileSize(b *testing.B, p string) int64 {
