@@ -72,12 +72,3 @@ func (a arena) get(ref uint32, n uint16) string {
 	off := ref & arenaMask
 	return c[off : off+uint32(n)]
 }
-
-// size is the number of bytes the arena holds.
-func (a arena) size() int {
-	n := 0
-	for _, c := range a {
-		n += len(c)
-	}
-	return n
-}
