@@ -56,9 +56,7 @@ func (r *csvReader) next() (ok bool, err *csvSyntaxError) {
 	}
 	line := d[r.pos:end]
 	if strings.IndexByte(line, '"') < 0 {
-		if strings.HasSuffix(line, "\r") {
-			line = line[:len(line)-1]
-		}
+		line = strings.TrimSuffix(line, "\r")
 		for {
 			i := strings.IndexByte(line, r.comma)
 			if i < 0 {
