@@ -94,7 +94,7 @@ func BenchmarkMatch(b *testing.B) {
 		{"block/prefix", "RU", "/media/99/x.jpg", "", true},
 	}
 	for _, tc := range cases {
-		if _, ok := r.Match(tc.country, tc.path, tc.query, testNow); ok != tc.hit {
+		if _, ok := applies(r, tc.country, tc.path, tc.query, testNow); ok != tc.hit {
 			b.Fatalf("%s: Match = %v, want %v", tc.name, ok, tc.hit)
 		}
 		b.Run(tc.name, func(b *testing.B) {

@@ -671,9 +671,10 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// plainSegment returns s in canonical form if it is one path segment that canonicalisation
-// would not change other than by case; anything else (/, %, ;, dots, spaces, controls) would
-// make the order match something other than what it says.
+// plainSegment returns s in canonical form if it is one path segment that reading a path
+// would not change other than by folding (case, compatibility forms, marks, digits); anything
+// else (/, %, ;, backslashes, spaces around it, dot segments, controls) would make the order
+// match something other than what it says.
 func plainSegment(what, s string) (string, error) {
 	s = trimField(s)
 	if s == "" {
@@ -691,11 +692,11 @@ func plainSegment(what, s string) (string, error) {
 	case plain:
 		return strings.ToLower(s), nil
 	}
-	c := CanonicalPath("/" + s)[1:]
-	if c == "" || strings.ContainsAny(c, "/%") || !strings.EqualFold(c, s) || !utf8.ValidString(s) {
+	c, ok := canonicalPath("/" + s)
+	if !ok || c == "/" || strings.ContainsAny(s, "/%;\\") || strings.Contains(c[1:], "/") || !utf8.ValidString(s) {
 		return "", fmt.Errorf("%s %q must be a plain path segment (no /, %%, ;, spaces or dot segments)", what, s)
 	}
-	return c, nil
+	return c[1:], nil
 }
 
 func postValue(s string) (string, error) {
@@ -735,7 +736,10 @@ func pathValue(s string) (TargetKind, string, error) {
 	case kind == TargetPathPrefix && (strings.HasSuffix(s, "%") || len(s) >= 2 && s[len(s)-2] == '%'):
 		return 0, "", fmt.Errorf("path prefix %q ends inside a percent-escape", s)
 	}
-	c := CanonicalPath(s)
+	c, ok := canonicalPath(s)
+	if !ok {
+		return 0, "", fmt.Errorf("path %q holds a control character or an escape that only folding completes", s)
+	}
 	if kind == TargetPathPrefix && c != "/" && (strings.HasSuffix(s, "/") || strings.HasSuffix(s, `\`)) {
 		c += "/"
 	}
@@ -762,9 +766,14 @@ func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool,
 	if host := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); host != urlHost(s) {
 		return 0, "", false, fmt.Errorf("bad URL %q: its host is ambiguous", s)
 	}
-	path := CanonicalPath(u.EscapedPath())
+	path, err := urlPath(u.EscapedPath())
+	if err != nil {
+		return 0, "", false, fmt.Errorf("bad URL %q: %w", s, err)
+	}
 	v := visitor{}
-	walkKeys(b.patterns, &v, path, u.RawQuery)
+	var segs segments
+	splitText(&segs, path, b.patterns.maxSegs)
+	walkKeys(b.patterns, &v, path, &segs, u.RawQuery)
 	switch {
 	case v.hasPost:
 		return TargetPost, v.post, false, checkKey(s, "post id", v.post)
@@ -802,6 +811,22 @@ func urlHost(s string) string {
 	return strings.TrimSuffix(strings.ToLower(rest), ".")
 }
 
+// urlPath reads the path of a URL target: it must have exactly one reading, since an order
+// says one thing.
+func urlPath(escaped string) (string, error) {
+	if clean, upper := classify(escaped); clean || upper {
+		return strings.ToLower(escaped), nil
+	}
+	t, res := appendReading(nil, escaped)
+	switch res {
+	case readAmbiguous:
+		return "", errors.New("its path is ambiguous (an empty segment, an encoded slash or a backslash): write it as the site shows it")
+	case readRefused:
+		return "", errors.New("its path has a dot segment, a control character or a broken escape: write it as the site shows it")
+	}
+	return string(t), nil
+}
+
 // checkKey refuses keys found in a URL that an explicit target could not spell.
 func checkKey(url, what, key string) error {
 	if !utf8.ValidString(key) || strings.ContainsAny(key, "%/") {
@@ -836,8 +861,12 @@ func (b *builder) addOrder(i int, o *Order) {
 	case TargetPath, TargetPathPrefix:
 		// Values are taken as Parse returns them: already decoded, so "?" or "*" in them
 		// are literal characters, not syntax.
-		kind, value = o.Target.Kind, CanonicalPath(o.Target.Value)
+		var readable bool
+		kind = o.Target.Kind
+		value, readable = canonicalPath(o.Target.Value)
 		switch {
+		case !readable:
+			err = fmt.Errorf("path %q holds a control character or an escape that only folding completes", o.Target.Value)
 		case !strings.HasPrefix(o.Target.Value, "/"):
 			err = fmt.Errorf("path %q must start with /", o.Target.Value)
 		case kind == TargetPathPrefix && value != "/" && strings.HasSuffix(o.Target.Value, "/"):

@@ -30,11 +30,14 @@ rkn-2,RU|BY,@OtherUser,throttle 64KiB/s,Roskomnadzor,
 		{"RU", "/someuser/%2573tatus/123"},
 		{"BY", "/@otheruser"},
 		{"DE", "/someuser/status/123"},
+		{"DE", "/someuser/status/124"},
+		{"RU", "/someuser/status/123%00"},
 	} {
-		if o, ok := r.Match(req.country, req.path, "", now); ok {
+		switch o, verdict := r.Match(req.country, req.path, "", now); verdict {
+		case blocklist.Applies:
 			fmt.Println(req.country, req.path, "->", o.ID, o.Action, o.Target)
-		} else {
-			fmt.Println(req.country, req.path, "-> allowed")
+		default:
+			fmt.Println(req.country, req.path, "->", verdict)
 		}
 	}
 	fmt.Println(blocklist.CanonicalPath("/x/../SomeUser//status/123;jsessionid=1/"))
@@ -42,6 +45,8 @@ rkn-2,RU|BY,@OtherUser,throttle 64KiB/s,Roskomnadzor,
 	// RU /SomeUser/status/00123/photo/1 -> rkn-1 block post:123
 	// RU /someuser/%2573tatus/123 -> rkn-1 block post:123
 	// BY /@otheruser -> rkn-2 throttle account:otheruser
-	// DE /someuser/status/123 -> allowed
+	// DE /someuser/status/123 -> listed elsewhere
+	// DE /someuser/status/124 -> unlisted
+	// RU /someuser/status/123%00 -> ambiguous
 	// /someuser/status/123
 }

@@ -122,7 +122,7 @@ func TestRegisterAcrossArenaChunks(t *testing.T) {
 		case TargetAccount:
 			path = "/" + o.Target.Value
 		}
-		if m, ok := r.Match("RU", path, "", testNow); !ok || m.ID != o.ID {
+		if m, ok := applies(r, "RU", path, "", testNow); !ok || m.ID != o.ID {
 			t.Fatalf("Match(%q) = %q, want %q", path, m.ID, o.ID)
 		}
 	}

@@ -1,6 +1,8 @@
 package blocklist
 
 import (
+	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -15,6 +17,12 @@ type visitor struct {
 	ci   int
 	now  time.Time
 	best uint32
+	// listed is set when some order, in any country, names a key of the request and has not
+	// ended: a response to it must not be stored by shared caches.
+	listed bool
+	// queried marks the templates (the first 64) whose query parameter was already read, so
+	// that the several readings of an ambiguous path read the query once.
+	queried uint64
 
 	// Resolving (r nil): the post of the most specific template (most literal segments, so
 	// "/1.1/statuses/show.json?id=9" is post 9, not "show.json" by "/{account}/statuses/{post}"),
@@ -26,33 +34,44 @@ type visitor struct {
 	score                   int // of the template being walked
 }
 
-// walkKeys splits the canonical path once and feeds v the keys every matching template yields.
-func walkKeys[T text](p *Patterns, v *visitor, path T, rawQuery string) {
-	var segs [maxPatternSegments][2]int
-	n, more := 0, false
+// segments holds where the first segments of a reading lie in its text: as many as the
+// longest template has, and whether there are more.
+type segments struct {
+	at   [maxPatternSegments][2]int
+	n    int
+	more bool
+}
+
+// splitText finds the segments of a reading whose values hold no slash, which is every
+// reading but some of an ambiguous path's.
+func splitText[T text](s *segments, path T, max int) {
 	for i := 1; i < len(path); {
-		if n == p.maxSegs {
-			more = true
-			break
+		if s.n == max {
+			s.more = true
+			return
 		}
 		j := i
 		for j < len(path) && path[j] != '/' {
 			j++
 		}
-		segs[n] = [2]int{i, j}
-		n++
+		s.at[s.n] = [2]int{i, j}
+		s.n++
 		i = j + 1
 	}
+}
+
+// walkKeys feeds v the keys every template that matches the reading's segments yields.
+func walkKeys[T text](p *Patterns, v *visitor, path T, segs *segments, rawQuery string) {
 	// visited keeps "/{account}/status/{post}" and "/{account}" from looking up the same
 	// account twice: bit kind*maxPatternSegments+segment.
 	var visited uint32
 	for pi := range p.list {
 		pat := &p.list[pi]
 		k := len(pat.segs)
-		if n < k || !segmentsMatch(pat, path, &segs) {
+		if segs.n < k || !segmentsMatch(pat, path, segs) {
 			continue
 		}
-		whole := n == k && !more
+		whole := segs.n == k && !segs.more
 		v.score = pat.literals
 		for si := range pat.segs {
 			ps := &pat.segs[si]
@@ -64,18 +83,25 @@ func walkKeys[T text](p *Patterns, v *visitor, path T, rawQuery string) {
 				continue
 			}
 			visited |= bit
-			visitKey(v, ps.kind, path[segs[si][0]:segs[si][1]], whole)
+			visitKey(v, ps.kind, path[segs.at[si][0]:segs.at[si][1]], whole)
 		}
-		if pat.param != "" && rawQuery != "" {
-			walkQuery(v, pat, rawQuery, whole)
+		if pat.param == "" || rawQuery == "" {
+			continue
 		}
+		if pi < 64 {
+			if v.queried&(1<<pi) != 0 {
+				continue
+			}
+			v.queried |= 1 << pi
+		}
+		walkQuery(v, pat, rawQuery, whole)
 	}
 }
 
-func segmentsMatch[T text](pat *pattern, path T, segs *[maxPatternSegments][2]int) bool {
+func segmentsMatch[T text](pat *pattern, path T, segs *segments) bool {
 	for si := range pat.segs {
 		ps := &pat.segs[si]
-		s := path[segs[si][0]:segs[si][1]]
+		s := path[segs.at[si][0]:segs.at[si][1]]
 		switch {
 		case ps.kind == 0:
 			if string(s) != ps.lit {
@@ -91,8 +117,8 @@ func segmentsMatch[T text](pat *pattern, path T, segs *[maxPatternSegments][2]in
 }
 
 // walkQuery feeds v every value of the pattern's parameter. The application may read any of
-// repeated parameters, so all count; names and values are decoded like paths, so "i%64=5" is
-// "id=5", and "id[]=5" counts too (array parameters in PHP and Rails).
+// repeated parameters, so all count; names and values are decoded and folded like paths, so
+// "i%64=5" is "id=5", and "id[]=5" counts too (array parameters in PHP and Rails).
 func walkQuery(v *visitor, pat *pattern, q string, whole bool) {
 	var buf [queryValueLen]byte
 	for q != "" {
@@ -118,10 +144,13 @@ func paramNameIs(buf []byte, raw, name string) bool {
 	return string(b) == name
 }
 
-// queryComponent decodes a query name or value the way paths are decoded (until stable,
-// lower-cased), with "+" as a space and surrounding spaces trimmed.
+// queryComponent decodes a query name or value the way path segments are read (decoded until
+// stable, folded, spaces trimmed), with "+" as a space.
 func queryComponent(buf []byte, raw string) []byte {
-	return trimSpaces(lowerUnicode(appendDecoded(buf, raw, true)))
+	var scratch [queryValueLen]byte
+	b := appendFolded(buf, appendUnescaped(scratch[:0], raw, true))
+	s, e := valueBounds(b)
+	return b[s:e]
 }
 
 // formatSuffixes are the response-format extensions that frameworks strip from the last path
@@ -175,26 +204,30 @@ func visitKey[U text](v *visitor, kind TargetKind, s U, whole bool) {
 	lookupPost(v, s)
 }
 
-// lookupPost reads a post id as lenient integer parsers would: "00123", "+123", "123.json",
-// "123abc" (Rails' to_i) all find post 123; the segment as a whole is also looked up as a
-// string id.
+// lookupPost looks a post id up as every lenient parser an application may use reads it; any
+// reading that names a withheld post withholds the request. The id is already folded, so
+// digits of every script are ASCII here. Readings:
+//
+//   - the leading digits, after an optional "+": "00123", "+123", "123.json", "123abc" (Ruby's
+//     to_i, PHP's (int), C's atoi, JavaScript's parseInt), with single underscores between
+//     digits ("1_23": Ruby, Python's int());
+//   - a hexadecimal number after "0x" (JavaScript's parseInt and Number, Java's Long.decode,
+//     strtol with base 0);
+//   - a decimal number with a fraction or an exponent that is a whole number: "123.0",
+//     "1.23e2" (MySQL compares a string with a number column as a double, PHP's (int) reads
+//     exponents);
+//   - the segment as a whole, as a string id.
 func lookupPost[U text](v *visitor, s U) {
 	r := v.r
 	t := s
 	if t[0] == '+' {
 		t = t[1:]
 	}
-	d := 0
-	for d < len(t) && t[d] >= '0' && t[d] <= '9' {
-		d++
-	}
+	d, underscores := leadingDigits(t)
 	if d > 0 {
-		if n, ok := parseDecimal(t[:d]); ok {
-			if h, ok := r.posts.get(n); ok {
-				v.consider(h)
-			}
-		} else if h, ok := r.postStrs[string(trimZeros(t[:d]))]; ok {
-			v.consider(h)
+		lookupDigits(v, t[:d], underscores)
+		if d < len(t) {
+			lookupOtherNumbers(v, t, d)
 		}
 		if d == len(s) {
 			return
@@ -211,6 +244,115 @@ func lookupPost[U text](v *visitor, s U) {
 			v.consider(h)
 		}
 	}
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// leadingDigits returns how many bytes of t are leading digits, with single underscores
+// between digits allowed.
+func leadingDigits[U text](t U) (n int, underscores bool) {
+	for n < len(t) {
+		switch c := t[n]; {
+		case isDigit(c):
+			n++
+		case c == '_' && n > 0 && n+1 < len(t) && isDigit(t[n+1]):
+			underscores = true
+			n++
+		default:
+			return n, underscores
+		}
+	}
+	return n, underscores
+}
+
+// lookupDigits looks up a run of digits: as a number when it fits in a uint64, else as the
+// string of its digits without leading zeros, which is how such ids are kept.
+func lookupDigits[U text](v *visitor, digits U, underscores bool) {
+	if underscores {
+		var buf [64]byte
+		b := buf[:0]
+		for i := 0; i < len(digits); i++ {
+			if digits[i] != '_' {
+				b = append(b, digits[i])
+			}
+		}
+		lookupDigits(v, b, false)
+		return
+	}
+	if n, ok := parseDecimal(digits); ok {
+		if h, ok := v.r.posts.get(n); ok {
+			v.consider(h)
+		}
+		return
+	}
+	if h, ok := v.r.postStrs[string(trimZeros(digits))]; ok {
+		v.consider(h)
+	}
+}
+
+// lookupOtherNumbers reads t, whose first d bytes are digits, as a hexadecimal number or as a
+// decimal with a fraction or an exponent.
+func lookupOtherNumbers[U text](v *visitor, t U, d int) {
+	if d == 1 && t[0] == '0' && t[1] == 'x' {
+		var n uint64
+		i := 2
+		for ; i < len(t) && i < 18 && unhex(t[i]) < 16; i++ {
+			n = n<<4 | uint64(unhex(t[i]))
+		}
+		if i > 2 && (i == len(t) || unhex(t[i]) > 15) {
+			if h, ok := v.r.posts.get(n); ok {
+				v.consider(h)
+			}
+		}
+		return
+	}
+	if n, ok := wholeNumber(t); ok {
+		if h, ok := v.r.posts.get(n); ok {
+			v.consider(h)
+		}
+	}
+}
+
+// wholeNumber reads the decimal number at the start of t ("123.0", "1.23e2", "12300e-2") and
+// returns it if it is a whole number that fits in a uint64.
+func wholeNumber[U text](t U) (uint64, bool) {
+	i, _ := leadingDigits(t)
+	frac := false
+	if i < len(t) && t[i] == '.' {
+		frac = true
+		i++
+		for i < len(t) && isDigit(t[i]) {
+			i++
+		}
+	}
+	exp := false
+	if i < len(t) && t[i] == 'e' {
+		j := i + 1
+		if j < len(t) && (t[j] == '+' || t[j] == '-') {
+			j++
+		}
+		if j < len(t) && isDigit(t[j]) {
+			exp = true
+			for j < len(t) && isDigit(t[j]) {
+				j++
+			}
+			i = j
+		}
+	}
+	if !frac && !exp {
+		return 0, false
+	}
+	num := make([]byte, 0, 32)
+	for k := 0; k < i; k++ {
+		if t[k] != '_' {
+			num = append(num, t[k])
+		}
+	}
+	f, err := strconv.ParseFloat(string(num), 64)
+	if err != nil || f != math.Trunc(f) || f < 0 || f >= 1<<64 {
+		return 0, false
+	}
+	return uint64(f), true
 }
 
 func lookupAccount[U text](v *visitor, s U) {
@@ -272,7 +414,11 @@ func postTargetValue(s string) string {
 func (v *visitor) consider(head uint32) {
 	r := v.r
 	for i := head; i != noEntry; i = r.entries[i].next {
-		if !r.terms[r.entries[i].terms].applies(v.ci, v.now) {
+		t := &r.terms[r.entries[i].terms]
+		if t.end.IsZero() || v.now.Before(t.end) {
+			v.listed = true
+		}
+		if !t.applies(v.ci, v.now) {
 			continue
 		}
 		if v.best == noEntry || r.precedes(i, v.best) {
@@ -319,10 +465,17 @@ func walkPrefixes[T text](v *visitor, n *trieNode, rest T) {
 	}
 }
 
-// matchPath runs every index against one canonical path.
-func matchPath[T text](v *visitor, path T, rawQuery string) {
+// matchText matches one reading whose segments hold no slash.
+func matchText[T text](v *visitor, path T, rawQuery string) {
+	var segs segments
+	splitText(&segs, path, v.r.patterns.maxSegs)
+	matchReading(v, path, &segs, rawQuery)
+}
+
+// matchReading runs every index against one reading of the request path.
+func matchReading[T text](v *visitor, path T, segs *segments, rawQuery string) {
 	r := v.r
-	walkKeys(r.patterns, v, path, rawQuery)
+	walkKeys(r.patterns, v, path, segs, rawQuery)
 	if r.pathLens.has(len(path)) {
 		if h, ok := r.paths[string(path)]; ok {
 			v.consider(h)
@@ -330,5 +483,23 @@ func matchPath[T text](v *visitor, path T, rawQuery string) {
 	}
 	if r.prefixes != nil {
 		walkPrefixes(v, r.prefixes, path)
+	}
+}
+
+// matchReadings matches every reading of an ambiguous path.
+func matchReadings(v *visitor, readings []reading, rawQuery string) {
+	max := v.r.patterns.maxSegs
+	for i := range readings {
+		rd := &readings[i]
+		var segs segments
+		for _, s := range rd.segs {
+			if segs.n == max {
+				segs.more = true
+				break
+			}
+			segs.at[segs.n] = s
+			segs.n++
+		}
+		matchReading(v, rd.text, &segs, rawQuery)
 	}
 }

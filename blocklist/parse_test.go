@@ -466,7 +466,7 @@ func TestURLTargets(t *testing.T) {
 			if len(parts) < 4 {
 				path = ""
 			}
-			if _, ok := r.Match("RU", "/"+path, query, testNow); !ok {
+			if _, ok := applies(r, "RU", "/"+path, query, testNow); !ok {
 				t.Errorf("the URL itself does not match its order")
 			}
 		})

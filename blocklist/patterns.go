@@ -203,10 +203,10 @@ func parseTemplateSegment(s string) (patternSegment, error) {
 	if s == "" {
 		return patternSegment{}, errors.New("empty segment")
 	}
-	// Literals are compared with canonical request paths, so they must be canonical themselves:
-	// "%41", "." or "a;b" could never be seen.
-	lit := CanonicalPath("/" + s)[1:]
-	if lit == "" || strings.Contains(lit, "/") || !strings.EqualFold(lit, s) {
+	// Literals are compared with the values of request segments, so they must be plain
+	// segments: "%41", "." or "a;b" could never be seen.
+	lit, err := plainSegment("segment", s)
+	if err != nil || strings.Trim(s, " ") != s {
 		return patternSegment{}, fmt.Errorf("segment %q can never appear in a canonical path", s)
 	}
 	return patternSegment{lit: lit}, nil

@@ -146,46 +146,100 @@ const AnyCountry = "*"
 // returns it.
 const anyCountryIndex = -2
 
+// A Verdict is what the register says about one request.
+type Verdict uint8
+
+const (
+	// Unlisted: no order, in any country, names what the request asks for.
+	Unlisted Verdict = iota
+	// ListedElsewhere: orders name it, but none applies to this client now (another country,
+	// or a window that has not started). The answer may pass, but a shared cache must not
+	// keep it for clients elsewhere.
+	ListedElsewhere
+	// Applies: an order applies to this client now; Match returns it.
+	Applies
+	// Ambiguous: applications read the path in ways too different to match them all: it has
+	// dot segments, or control characters once decoded (see [CanonicalPath]). No client
+	// has a reason to send such a path; refuse the request.
+	Ambiguous
+)
+
+func (v Verdict) String() string {
+	switch v {
+	case Unlisted:
+		return "unlisted"
+	case ListedElsewhere:
+		return "listed elsewhere"
+	case Applies:
+		return "applies"
+	case Ambiguous:
+		return "ambiguous"
+	}
+	return "Verdict(" + strconv.Itoa(int(v)) + ")"
+}
+
 // Match decides for one request from country (ISO 3166-1 alpha-2, either case; "" when
 // unknown, which only orders for "*" cover; AnyCountry to be covered by every order). path is
-// the raw, still-escaped request path (r.URL.EscapedPath(); the decoded r.URL.Path matches
-// the same, since decoding runs to a fixed point), rawQuery the raw query; both are
-// canonicalised here (see [CanonicalPath]) and the query is only read where a template names
-// a parameter.
+// the raw, still-escaped request path (r.URL.EscapedPath()), rawQuery the raw query.
 //
-// Match returns the order that applies at now, if any. When several do, a block wins over a
-// throttle; among throttles the lowest rate wins, then one that also slows responses; then a
-// post order wins over an account order, an account over an exact path, an exact path over a
-// path prefix; and finally the lowest id (byte-wise) wins, so the answer never depends on file
-// order.
+// The path is read the way applications read it (see [CanonicalPath]): each segment decoded
+// until nothing is left to decode and folded, so that case, percent-encoding, compatibility
+// forms, accents and digits of other scripts cannot dodge an order; where applications
+// disagree on a path's structure (encoded slashes, backslashes, empty segments), every reading
+// is matched and any match applies; paths with dot segments or control characters are
+// Ambiguous. The patterns then find the posts and accounts in
+// each reading; post ids are read as lenient number parsers read them (see the package doc).
+// The query is only read where a template names a parameter.
 //
-// A request that no order covers costs no allocation; a hit returns a copy of the order.
-func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, bool) {
+// Match returns the order that applies at now, if any, with the verdict Applies. When several
+// do, a block wins over a throttle; among throttles the lowest rate wins, then one that also
+// slows responses; then a post order wins over an account order, an account over an exact
+// path, an exact path over a path prefix; and finally the lowest id (byte-wise) wins, so the
+// answer never depends on file order. Otherwise the verdict says whether an order elsewhere
+// names the request (ListedElsewhere), none does (Unlisted), or the path must be refused
+// (Ambiguous).
+//
+// A request that no order covers costs no allocation unless its path is ambiguous; a hit
+// returns a copy of the order.
+func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, Verdict) {
 	if r == nil || len(r.entries) == 0 {
-		return Order{}, false
+		return Order{}, Unlisted
 	}
 	ci := countryIndex(country)
 	if country == AnyCountry {
 		ci = anyCountryIndex
-	} else if !r.anywhere && !r.countries.has(ci) {
-		return Order{}, false
 	}
 	v := visitor{r: r, ci: ci, now: now, best: noEntry}
 	switch clean, upper := classify(path); {
 	case clean:
-		matchPath(&v, path, rawQuery)
+		matchText(&v, path, rawQuery)
 	case upper && len(path) <= stackPathLen:
 		// Mixed-case handles ("/SomeUser/status/1") are common: lower-case, nothing else.
 		var buf [stackPathLen]byte
-		matchPath(&v, appendLowerASCII(buf[:0], path), rawQuery)
+		matchText(&v, appendLowerASCII(buf[:0], path), rawQuery)
 	default:
 		var buf [stackPathLen]byte
-		matchPath(&v, canonicalize(buf[:0], path), rawQuery)
+		text, res := appendReading(buf[:0], path)
+		switch res {
+		case readOne:
+			matchText(&v, text, rawQuery)
+		case readAmbiguous:
+			readings, ok := readingsOf(path)
+			if !ok {
+				return Order{}, Ambiguous
+			}
+			matchReadings(&v, readings, rawQuery)
+		default:
+			return Order{}, Ambiguous
+		}
 	}
-	if v.best == noEntry {
-		return Order{}, false
+	switch {
+	case v.best != noEntry:
+		return r.order(v.best), Applies
+	case v.listed:
+		return Order{}, ListedElsewhere
 	}
-	return r.order(v.best), true
+	return Order{}, Unlisted
 }
 
 // kindRank orders target kinds from most to least specific.

@@ -119,7 +119,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					h.decide(bc.addrs[i&(len(bc.addrs)-1)], bc.path, "")
+					h.decide(bc.addrs[i&(len(bc.addrs)-1)], bc.path, "", nil)
 					i++
 				}
 			})

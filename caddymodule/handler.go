@@ -3,10 +3,12 @@ package caddymodule
 import (
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -224,9 +226,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return next.ServeHTTP(w, r)
 	}
 
-	country, order, found := h.decide(addr, r.URL.Path, r.URL.RawQuery)
+	country, order, verdict := h.decide(addr, r.URL.EscapedPath(), r.URL.RawQuery, r.Header)
 	repl.Set(placeholderCountry, boxCountry(country))
-	if !found {
+	switch verdict {
+	case blocklist.Applies:
+	case blocklist.Ambiguous:
+		return h.refuse(w, r, next, addr, country)
+	default:
 		repl.Set(placeholderAction, boxedActionAllow)
 		h.metrics.allowed.Inc()
 		return next.ServeHTTP(w, r)
@@ -248,27 +254,107 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	return h.withhold(w, r, country, &order)
 }
 
-// decide is the whole per-request decision: the country of addr, and the
-// order that applies there to a request for path and query, if any. It
-// allocates nothing when no order applies. path may be the decoded
-// r.URL.Path: the register decodes until nothing is left to decode, so the
-// escaped and the decoded path match the same orders, and the decoded one
-// costs nothing to get.
-func (h *Handler) decide(addr netip.Addr, path, rawQuery string) (country string, order blocklist.Order, found bool) {
+// decide is the whole per-request decision: the country of addr, and what
+// the register says of a request for path (escaped, as the application
+// behind receives it) and query there, with the order that applies, if any.
+// It allocates nothing when no order applies to an ordinary path. header, if
+// not nil, is searched for the URL rewriting headers some applications route
+// by (see rewriteHeaders).
+func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Header) (country string, order blocklist.Order, verdict blocklist.Verdict) {
 	country = h.db.Country(addr)
 	in := country
 	switch {
 	case country == "" && h.blockAll:
 		in = blocklist.AnyCountry
 	case !h.register.HasCountry(country):
-		return country, order, false
+		return country, order, blocklist.Unlisted
 	}
 	var now time.Time
 	if h.register.Timed() {
 		now = time.Now()
 	}
-	order, found = h.register.Match(in, path, rawQuery, now)
-	return country, order, found
+	order, verdict = h.register.Match(in, path, rawQuery, now)
+	if verdict == blocklist.Applies || verdict == blocklist.Ambiguous || header == nil {
+		return country, order, verdict
+	}
+	for _, name := range rewriteHeaders {
+		for _, u := range header[name] {
+			p, q := splitRequestURI(u)
+			o, v := h.register.Match(in, p, q, now)
+			switch v {
+			case blocklist.Applies, blocklist.Ambiguous:
+				return country, o, v
+			case blocklist.ListedElsewhere:
+				verdict = v
+			}
+		}
+	}
+	return country, order, verdict
+}
+
+// rewriteHeaders carry the URL that applications behind IIS's URL Rewrite
+// module, and PHP frameworks that support it (Symfony before 5, Zend), route
+// by instead of the request line. A client can send them: the gateway reads
+// them as further spellings of the request, so that an order cannot be
+// dodged by asking for one page and naming another in a header.
+var rewriteHeaders = [...]string{"X-Original-Url", "X-Rewrite-Url"}
+
+// splitRequestURI splits a URL from a rewriting header into its escaped path
+// and raw query; an absolute URL loses its scheme and host.
+func splitRequestURI(u string) (path, rawQuery string) {
+	if _, rest, ok := strings.Cut(u, "://"); ok && !strings.HasPrefix(u, "/") {
+		if i := strings.IndexAny(rest, "/?"); i >= 0 {
+			u = rest[i:]
+		} else {
+			u = "/"
+		}
+	}
+	u, _, _ = strings.Cut(u, "#")
+	path, rawQuery, _ = strings.Cut(u, "?")
+	return path, rawQuery
+}
+
+// refuse answers 400 to a request whose path applications read in ways too
+// different to match them all (see blocklist.Ambiguous): dot segments,
+// separators encoded twice, control characters. Only clients in countries
+// with orders get here; in a dry run the request passes and is logged.
+func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, addr netip.Addr, country string) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	repl.Set(placeholderAction, boxedActionRefuse)
+	h.metrics.refused.Inc()
+	msg := "request refused: ambiguous path"
+	if h.DryRun {
+		msg = "request would be refused: ambiguous path (dry run)"
+	}
+	if c := h.logger.Check(zapcore.InfoLevel, msg); c != nil {
+		fields := []zap.Field{
+			zap.String("country", country),
+			zap.String("method", r.Method),
+			zap.String("host", r.Host),
+			zap.String("path", r.URL.EscapedPath()),
+			zap.Bool("dry_run", h.DryRun),
+		}
+		if h.LogClientIP {
+			fields = append(fields, zap.String("client_ip", addr.String()))
+		}
+		c.Write(fields...)
+	}
+	if h.DryRun {
+		repl.Set(placeholderDryRun, true)
+		return next.ServeHTTP(w, r)
+	}
+	const body = "400 Bad Request\n\nThis path is spelled in a way that applications read differently (dot segments, separators encoded twice, or control characters). Ask for the page by its plain address.\n"
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusBadRequest)
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	_, err := io.WriteString(w, body)
+	return err
 }
 
 // throttle passes the request on with its body, and with "both" its

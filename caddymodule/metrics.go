@@ -20,6 +20,7 @@ type metrics struct {
 	requests      *prometheus.CounterVec
 	allowed       prometheus.Counter
 	exempt        prometheus.Counter
+	refused       prometheus.Counter
 	enforcedCount prometheus.Counter
 
 	// enforcedVec counts requests an order applied to.
@@ -42,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "caddy",
 			Subsystem: "georestrict",
 			Name:      "requests_total",
-			Help:      "Requests decided by geo_restrict, by result (allowed, exempt, enforced).",
+			Help:      "Requests decided by geo_restrict, by result (allowed, exempt, enforced, refused).",
 		}, []string{"result"}),
 		enforcedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy",
@@ -87,6 +88,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	m.allowed = m.requests.WithLabelValues("allowed")
 	m.exempt = m.requests.WithLabelValues("exempt")
+	m.refused = m.requests.WithLabelValues("refused")
 	m.enforcedCount = m.requests.WithLabelValues("enforced")
 	return m, nil
 }

@@ -14,6 +14,7 @@ const (
 var (
 	boxedActionAllow  any = "allow"
 	boxedActionExempt any = "exempt"
+	boxedActionRefuse any = "refuse"
 	boxedNoCountry    any = ""
 	boxedCountries    [26 * 26]any
 )
