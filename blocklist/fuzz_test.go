@@ -305,3 +305,49 @@ func FuzzJSONObject(f *testing.F) {
 		}
 	})
 }
+
+// FuzzURLTarget checks that a URL target never covers more than it says: a fragment is
+// either a route on an empty path, resolved exactly as that path would be, or refused; and a
+// reserved route name never becomes an account.
+func FuzzURLTarget(f *testing.F) {
+	for _, s := range []string{
+		"/#!/someuser/status/715", "#!/SomeUser", "/#/someuser/status/716", "/#!/1.1/statuses/show.json?id=9",
+		"/#top", "/someuser/status/1#reply", "/#!someuser", "/home#!/x", "/?a=1#!/x", "/#!//evil.example/x",
+		"/#!/a#b", "/#!/search?q=x", "/search", "/@Settings/", "/search/status/5", "/1.1/users/show.json?screen_name=home",
+		"/#", "/#!/", "/#!/%73earch", "/#!/a%23b",
+	} {
+		f.Add(s)
+	}
+	b, err := newBuilder(Options{}, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const base = "https://twitter.example"
+	f.Fuzz(func(t *testing.T, tail string) {
+		if !strings.HasPrefix(tail, "/") && !strings.HasPrefix(tail, "#") && !strings.HasPrefix(tail, "?") {
+			tail = "/" + tail // the host ends here
+		}
+		kind, value, _, err := b.urlTarget(base + tail)
+		if err != nil {
+			return
+		}
+		if kind == TargetAccount && b.patterns.isReserved(value) {
+			t.Fatalf("%q: reserved name %q became an account", tail, value)
+		}
+		before, frag, hasFrag := strings.Cut(tail, "#")
+		if !hasFrag || frag == "" {
+			return
+		}
+		route, ok := strings.CutPrefix(frag, "!")
+		if !ok {
+			route = frag
+		}
+		if (before != "" && before != "/") || !strings.HasPrefix(route, "/") {
+			t.Fatalf("%q: fragment accepted as %v:%q", tail, kind, value)
+		}
+		k2, v2, _, err := b.urlTarget(base + route)
+		if err != nil || k2 != kind || v2 != value {
+			t.Fatalf("%q -> %v:%q, but its route %q -> %v:%q, %v", tail, kind, value, route, k2, v2, err)
+		}
+	})
+}
