@@ -435,7 +435,7 @@ func checkText(s string, multiline bool) error {
 
 func checkUnicodeText(s string, multiline bool) error {
 	if !utf8.ValidString(s) {
-		return errors.New("not valid UTF-8 (save the file as UTF-8)")
+		return errNotUTF8
 	}
 	for _, c := range s {
 		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
