@@ -44,6 +44,10 @@ const (
 	maxIDLen     = 256
 	maxTargetLen = 4096
 	maxTextLen   = 4096
+
+	// maxSkippedIDs bounds the ids of orders skipped for a foreign host that are kept for
+	// the load log: enough to find the pattern, not a second copy of a regulator's dump.
+	maxSkippedIDs = 20
 )
 
 // row is one order as read from a file, before validation: the text of each field, not yet
@@ -127,6 +131,8 @@ type builder struct {
 
 	rowErrs []*Error // the problems of the row being read
 	pace    pacer    // for the goroutine that adds rows
+
+	skippedIDs []string // ids of the first maxSkippedIDs rows skipped for a foreign host
 }
 
 type rawEntry struct {
@@ -249,6 +255,9 @@ func (b *builder) addRow(file uint16, r *row) {
 	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
 		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
 			b.skipped++
+			if len(b.skippedIDs) < maxSkippedIDs {
+				b.skippedIDs = append(b.skippedIDs, strings.Clone(id))
+			}
 		}
 		b.rememberOther(h, id, pos)
 		return

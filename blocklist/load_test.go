@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,38 @@ func TestLoadFilesRefusesEmpty(t *testing.T) {
 	}
 	if _, err := Load(nil, Options{}); err == nil || err.Error() != "register: no files" {
 		t.Errorf("no sources: got %v", err)
+	}
+}
+
+// The ids of orders skipped for a foreign host are kept for the load log, the first 20.
+func TestSkippedForeignHostIDs(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,countries,target\nours,RU,https://twitter.example/someuser\n")
+	var want []string
+	for i := range 25 {
+		id := "rkn-" + formatInt(i)
+		b.WriteString(id + ",RU,https://other.example/" + formatInt(i) + "\n")
+		if i < 20 {
+			want = append(want, id)
+		}
+	}
+	b.WriteString("bad,RX,https://other.example/x\n") // refused rows are errors, not skipped ones
+	dir := t.TempDir()
+	p := writeFile(t, dir, "a.csv", b.String())
+	if _, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}}); err == nil {
+		t.Fatal("a bad country on a foreign row was accepted")
+	}
+	p = writeFile(t, dir, "a.csv", strings.TrimSuffix(b.String(), "bad,RX,https://other.example/x\n"))
+	r, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.SkippedForeignHost != 25 || !slices.Equal(st.SkippedForeignHostIDs, want) {
+		t.Errorf("skipped %d %q, want 25 %q", st.SkippedForeignHost, st.SkippedForeignHostIDs, want)
+	}
+	st.SkippedForeignHostIDs[0] = "changed"
+	if r.Stats().SkippedForeignHostIDs[0] != "rkn-0" {
+		t.Error("Stats hands out the register's own slice")
 	}
 }

@@ -246,6 +246,7 @@ func (b *builder) compile(checkDuplicates func()) (*Register, error) {
 		return nil, fmt.Errorf("register: %w", indexErr)
 	}
 	r.stats.SkippedForeignHost = b.skipped
+	r.stats.SkippedForeignHostIDs = b.skippedIDs
 	return r, nil
 }
 
