@@ -116,8 +116,7 @@ func DefaultReserved() []string { return slices.Clone(defaultReserved) }
 type PatternOption func(*patternOptions)
 
 type patternOptions struct {
-	reserved    []string
-	setReserved bool
+	reserved []string
 }
 
 // WithReserved makes names the reserved route names (see [Patterns]), replacing
@@ -125,7 +124,7 @@ type patternOptions struct {
 // are written without "@".
 func WithReserved(names ...string) PatternOption {
 	names = slices.Clone(names)
-	return func(o *patternOptions) { o.reserved, o.setReserved = names, true }
+	return func(o *patternOptions) { o.reserved = names }
 }
 
 // ParsePatterns compiles templates (see [Patterns]). Every bad template and reserved name
