@@ -44,6 +44,10 @@ const (
 	maxIDLen     = 256
 	maxTargetLen = 4096
 	maxTextLen   = 4096
+
+	// maxSkippedIDs bounds the ids of orders skipped for a foreign host that are kept for
+	// the load log: enough to find the pattern, not a second copy of a regulator's dump.
+	maxSkippedIDs = 20
 )
 
 // row is one order as read from a file, before validation: the text of each field, not yet
@@ -127,6 +131,8 @@ type builder struct {
 
 	rowErrs []*Error // the problems of the row being read
 	pace    pacer    // for the goroutine that adds rows
+
+	skippedIDs []string // ids of the first maxSkippedIDs rows skipped for a foreign host
 }
 
 type rawEntry struct {
@@ -249,6 +255,9 @@ func (b *builder) addRow(file uint16, r *row) {
 	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
 		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
 			b.skipped++
+			if len(b.skippedIDs) < maxSkippedIDs {
+				b.skippedIDs = append(b.skippedIDs, strings.Clone(id))
+			}
 		}
 		b.rememberOther(h, id, pos)
 		return
@@ -435,7 +444,7 @@ func checkText(s string, multiline bool) error {
 
 func checkUnicodeText(s string, multiline bool) error {
 	if !utf8.ValidString(s) {
-		return errors.New("not valid UTF-8 (save the file as UTF-8)")
+		return errNotUTF8
 	}
 	for _, c := range s {
 		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
@@ -653,10 +662,10 @@ func (b *builder) parseTarget(s string) (kind TargetKind, value string, skip boo
 		value, err = postValue(s[len("post:"):])
 		return TargetPost, value, false, err
 	case hasPrefixFold(s, "account:"):
-		value, err = accountValue(s[len("account:"):])
+		value, err = b.accountValue(s[len("account:"):])
 		return TargetAccount, value, false, err
 	case s[0] == '@':
-		value, err = accountValue(s)
+		value, err = b.accountValue(s)
 		return TargetAccount, value, false, err
 	case hasPrefixFold(s, "path:"):
 		kind, value, err = pathValue(s[len("path:"):])
@@ -707,9 +716,14 @@ func postValue(s string) (string, error) {
 	return postTargetValue(c), nil
 }
 
-// accountValue strips leading "@"s: requests are matched the same way, so "@@x" is "x".
-func accountValue(s string) (string, error) {
-	return plainSegment("account", strings.TrimLeft(trimField(s), "@"))
+// accountValue strips leading "@"s: requests are matched the same way, so "@@x" is "x". A
+// reserved route name is not an account: an order on it would withhold the route.
+func (b *builder) accountValue(s string) (string, error) {
+	v, err := plainSegment("account", strings.TrimLeft(trimField(s), "@"))
+	if err == nil && b.patterns.isReserved(v) {
+		return "", fmt.Errorf("%q is a reserved route, not an account (write path:/%s if that route is meant)", v, v)
+	}
+	return v, err
 }
 
 // pathValue reads "path:" targets: an exact path, or with a trailing "*" a prefix.
@@ -747,7 +761,10 @@ func pathValue(s string) (TargetKind, string, error) {
 }
 
 // urlTarget resolves a URL through the patterns: a post if any template finds one, an
-// account if a template covers the whole path, else the exact path.
+// account if a template covers the whole path and its name is not reserved, else the exact
+// path. A hash-bang ("#!/someuser/status/1") or client-side route ("#/...") on an empty
+// path is resolved as the path it names; any other fragment is refused, since the order
+// would otherwise cover the page without it.
 //
 // The host is checked first, with a lenient split of the URL, so that a malformed URL of
 // another site (real registers have unencoded spaces) is skipped like any other rather than
@@ -766,6 +783,11 @@ func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool,
 	if host := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); host != urlHost(s) {
 		return 0, "", false, fmt.Errorf("bad URL %q: its host is ambiguous", s)
 	}
+	if u.Fragment != "" {
+		if u, err = fragmentRoute(s, u); err != nil {
+			return 0, "", false, err
+		}
+	}
 	path, err := urlPath(u.EscapedPath())
 	if err != nil {
 		return 0, "", false, fmt.Errorf("bad URL %q: %w", s, err)
@@ -774,17 +796,46 @@ func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool,
 	var segs segments
 	splitText(&segs, path, b.patterns.maxSegs)
 	walkKeys(b.patterns, &v, path, &segs, u.RawQuery)
+	reserved := v.hasAccount && b.patterns.isReserved(v.account)
 	switch {
 	case v.hasPost:
 		return TargetPost, v.post, false, checkKey(s, "post id", v.post)
-	case v.hasAccount:
+	case v.hasAccount && !reserved:
 		return TargetAccount, v.account, false, checkKey(s, "account", v.account)
+	case reserved && u.RawQuery != "":
+		return 0, "", false, fmt.Errorf("URL %q: %q is a reserved route, not an account, and a path target cannot keep its query; write path:%s if all of it is meant", s, v.account, path)
 	case u.RawQuery != "":
 		// Dropping the query would withhold every page at this path ("/search?q=x" would
 		// become all of /search).
 		return 0, "", false, fmt.Errorf("URL %q names no post or account by the patterns, and a path target cannot keep its query; write path:%s if all of it is meant", s, path)
 	}
 	return TargetPath, path, false, nil
+}
+
+// fragmentRoute returns the URL that a hash-bang ("#!/route") or client-side route
+// ("#/route") names, with the route's own query. Such a fragment stands for the path only
+// when the URL has none of its own; every other fragment is refused, because an order on the
+// URL without it would cover more than the register says.
+func fragmentRoute(s string, u *url.URL) (*url.URL, error) {
+	_, frag, _ := strings.Cut(s, "#") // as written: url.URL would escape a second "#"
+	route, _ := strings.CutPrefix(frag, "!")
+	switch {
+	case !strings.HasPrefix(route, "/"):
+		return nil, fmt.Errorf("URL %q has a fragment (#%s), which browsers do not send: an order on it would cover the page without it; remove the fragment if all of that page is meant", s, frag)
+	case u.EscapedPath() != "" && u.EscapedPath() != "/" || u.RawQuery != "" || u.ForceQuery:
+		return nil, fmt.Errorf("URL %q has both a path and a route in its fragment (#%s): write the URL of the one that is meant", s, frag)
+	case strings.HasPrefix(route, "//"):
+		return nil, fmt.Errorf("URL %q: the route in its fragment (#%s) starts with //", s, frag)
+	}
+	r, err := url.Parse(route)
+	if err != nil || strings.Contains(route, "#") || r.Host != "" || r.Scheme != "" {
+		return nil, fmt.Errorf("URL %q: bad route in its fragment (#%s)", s, frag)
+	}
+	resolved := *u
+	resolved.Path, resolved.RawPath = r.Path, r.RawPath
+	resolved.RawQuery, resolved.ForceQuery = r.RawQuery, r.ForceQuery
+	resolved.Fragment, resolved.RawFragment = "", ""
+	return &resolved, nil
 }
 
 // urlHost extracts the host of an http(s) URL as browsers do, lower-cased, without userinfo,
@@ -857,7 +908,7 @@ func (b *builder) addOrder(i int, o *Order) {
 		value, err = postValue(o.Target.Value)
 	case TargetAccount:
 		kind = TargetAccount
-		value, err = accountValue(o.Target.Value)
+		value, err = b.accountValue(o.Target.Value)
 	case TargetPath, TargetPathPrefix:
 		// Values are taken as Parse returns them: already decoded, so "?" or "*" in them
 		// are literal characters, not syntax.

@@ -3,7 +3,7 @@
 // countries, on whose authority, and from when until when.
 //
 // A register is read from CSV (what legal teams edit in a spreadsheet) or JSON files with
-// [Parse] or [LoadFiles], validated strictly, and compiled into an immutable [Register] whose
+// [Load] (or [Parse], one file), validated strictly, and compiled into an immutable [Register] whose
 // [Register.Match] runs on every request. Matching reads the request path the ways the
 // application behind the gateway may read it (see "How requests are read"), so that case,
 // percent-encoding, other scripts and similar tricks cannot dodge an order, then finds the
@@ -33,6 +33,23 @@
 //
 // Every problem is reported with its file, line and field, and a file with any problem is
 // refused whole: a register is never partly loaded.
+//
+// Text must be UTF-8. A field that is not (a file saved as windows-1251), or, in JSON, a \u
+// escape of a lone UTF-16 surrogate, is refused rather than read as U+FFFD, which would make
+// an account target silently never match; a UTF-16 file (Excel's "Unicode Text") is refused
+// as a whole. A file that yields no orders is refused too, unless its [Source] says
+// AllowEmpty: loading it would lift every order it held.
+//
+// # URL targets
+//
+// A URL resolves through the patterns into a post, an account (where a template covers the
+// whole path) or an exact path; a URL whose meaning lies in a query that no template reads
+// is refused, since a path target cannot keep it. A fragment is not sent by browsers, so a URL
+// never falls back to the page without it: a hash-bang or client-side route on an otherwise
+// empty URL ("https://twitter.com/#!/someuser/status/715") resolves as the path it names, and
+// any other fragment is refused. Reserved route names ([DefaultReserved], or
+// [WithReserved]) are never accounts: "https://twitter.example/search" is the exact path
+// /search, "/search?q=x" is refused, and account:search is refused.
 //
 // # How requests are read
 //

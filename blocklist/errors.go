@@ -46,6 +46,11 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+var (
+	errNotUTF8 = errors.New("not valid UTF-8 (save the file as UTF-8)")
+	errUTF16   = errors.New(`the file is UTF-16 (as Excel saves "Unicode Text"), not UTF-8: save the file as UTF-8`)
+)
+
 // maxErrors caps how many problems are spelled out: enough to fix a file in one go, not so
 // many that a wrong delimiter buries the log.
 const maxErrors = 20

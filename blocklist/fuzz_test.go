@@ -147,6 +147,16 @@ var csvSeeds = []string{
 	"id,countries,target\nx,RX,post:1\nx,RU,bogus\n",
 	"id,countries,target\n\"x,RU,post:1\n",
 	"",
+	"id,countries,target\n",
+	"id,countries,target\n" +
+		"a,RU,https://twitter.example/#!/someuser/status/715\n" +
+		"b,RU,https://twitter.example/#/someuser\n" +
+		"c,RU,https://twitter.example/#!/1.1/statuses/show.json?id=9\n" +
+		"d,RU,https://twitter.example/search\n" +
+		"e,RU,https://twitter.example/search?q=x\n" +
+		"f,RU,https://twitter.example/someuser/status/1#reply\n" +
+		"g,RU,account:search\n",
+	"\xff\xfei\x00d\x00,\x00",
 }
 
 func FuzzParseCSV(f *testing.F) {
@@ -154,6 +164,9 @@ func FuzzParseCSV(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, _, err := Parse("bom.csv", bytes.NewReader(append([]byte("\xff\xfe"), data...)), Options{}); err == nil {
+			t.Fatal("a file with a UTF-16 byte order mark was accepted")
+		}
 		orders, _, err := Parse("fuzz.csv", bytes.NewReader(data), Options{})
 		if err != nil {
 			if orders != nil {
@@ -214,6 +227,14 @@ var jsonSeeds = []string{
 	`[{"id":"a","id":"b"}]`,
 	`{"id":1}`,
 	`[`,
+	`{"id":"a","countries":"RU","target":"@x\ud800"}`,
+	`{"id":"a","countries":"RU","target":"@x\udc00\ud800"}`,
+	`{"id":"a","countries":"RU","target":"post:1","reason":"\ud83d\ude00 \\ud800"}`,
+	"{\"id\":\"a\",\"countries\":\"RU\",\"target\":\"@\xcf\xf0\xe8\"}",
+	"[{\"id\":\"a\",\"countries\":\"RU\",\"target\":\"post:1\",\"r\xe5ason\":\"x\"}]",
+	"\xff\xfe[\x00{\x00}\x00]\x00",
+	"[\x00{\x00\"\x00",
+	`[]`,
 }
 
 func FuzzParseJSON(f *testing.F) {
@@ -232,6 +253,68 @@ func FuzzParseJSON(f *testing.F) {
 			}
 			sameOrders(t, orders, again)
 			everyOrderMatches(t, orders)
+			// encoding/json turns bad bytes and lone surrogates into U+FFFD; the register
+			// must refuse them rather than read a text the file does not hold.
+			if hasReplacementChar(orders) && !bytes.Contains(data, []byte("\ufffd")) && !bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) {
+				t.Fatalf("U+FFFD in an accepted order, not in the input %q", data)
+			}
+		}
+	})
+}
+
+func hasReplacementChar(orders []Order) bool {
+	for _, o := range orders {
+		for _, s := range append([]string{o.ID, o.Target.Value, o.Authority, o.Reference, o.Notice, o.Reason}, o.Countries...) {
+			if strings.ContainsRune(s, utf8.RuneError) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FuzzURLTarget checks that a URL target never covers more than it says: a fragment is
+// either a route on an empty path, resolved exactly as that path would be, or refused; and a
+// reserved route name never becomes an account.
+func FuzzURLTarget(f *testing.F) {
+	for _, s := range []string{
+		"/#!/someuser/status/715", "#!/SomeUser", "/#/someuser/status/716", "/#!/1.1/statuses/show.json?id=9",
+		"/#top", "/someuser/status/1#reply", "/#!someuser", "/home#!/x", "/?a=1#!/x", "/#!//evil.example/x",
+		"/#!/a#b", "/#!/search?q=x", "/search", "/@Settings/", "/search/status/5", "/1.1/users/show.json?screen_name=home",
+		"/#", "/#!/", "/#!/%73earch", "/#!/a%23b",
+	} {
+		f.Add(s)
+	}
+	b, err := newBuilder(Options{}, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const base = "https://twitter.example"
+	f.Fuzz(func(t *testing.T, tail string) {
+		if !strings.HasPrefix(tail, "/") && !strings.HasPrefix(tail, "#") && !strings.HasPrefix(tail, "?") {
+			tail = "/" + tail // the host ends here
+		}
+		kind, value, _, err := b.urlTarget(base + tail)
+		if err != nil {
+			return
+		}
+		if kind == TargetAccount && b.patterns.isReserved(value) {
+			t.Fatalf("%q: reserved name %q became an account", tail, value)
+		}
+		before, frag, hasFrag := strings.Cut(tail, "#")
+		if !hasFrag || frag == "" {
+			return
+		}
+		route, ok := strings.CutPrefix(frag, "!")
+		if !ok {
+			route = frag
+		}
+		if (before != "" && before != "/") || !strings.HasPrefix(route, "/") {
+			t.Fatalf("%q: fragment accepted as %v:%q", tail, kind, value)
+		}
+		k2, v2, _, err := b.urlTarget(base + route)
+		if err != nil || k2 != kind || v2 != value {
+			t.Fatalf("%q -> %v:%q, but its route %q -> %v:%q, %v", tail, kind, value, route, k2, v2, err)
 		}
 	})
 }

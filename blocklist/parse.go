@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -68,10 +69,20 @@ func detectFormat(name string, data string) format {
 
 const bom = "\xef\xbb\xbf"
 
+// Source is one register file, and what it may hold.
+type Source struct {
+	// Name is the file's path: it is read from there and names the file in errors.
+	Name string
+	// AllowEmpty accepts the source when it yields no orders. Without it such a source is
+	// refused: a file that lost its rows (a truncated export, a spreadsheet saved empty, a
+	// hosts setting that matches none of its URLs) would otherwise lift every order it held.
+	AllowEmpty bool
+}
+
 // Parse reads one register file: CSV with a header row, a JSON array of objects, or JSON Lines,
 // told apart by the extension of name and then by content. name is also what errors call the
 // file. Every problem is reported (see [Error]), up to a limit; a file with any problem
-// yields no orders.
+// yields no orders, and a file without orders is a problem (see [Source.AllowEmpty]).
 func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) {
 	var sb strings.Builder
 	if _, err := io.Copy(&sb, r); err != nil {
@@ -82,7 +93,7 @@ func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) 
 	if err != nil {
 		return nil, ParseStats{}, err
 	}
-	if err := b.parseFile(name, data); err != nil {
+	if err := b.parseFile(Source{Name: name}, data); err != nil {
 		return nil, ParseStats{}, err
 	}
 	b.checkRowDuplicates()
@@ -98,33 +109,43 @@ func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) 
 	return orders, stats, nil
 }
 
-// LoadFiles parses every file, checks that ids are unique across all of them and compiles the
-// register. Any problem in any file refuses the whole register.
-func LoadFiles(paths []string, opts Options) (*Register, error) {
-	if len(paths) == 0 {
+// Load reads every source, checks that ids are unique across all of them and compiles the
+// register. Any problem in any source refuses the whole register, and so does a source that
+// yields no orders, unless it allows that.
+func Load(sources []Source, opts Options) (*Register, error) {
+	if len(sources) == 0 {
 		return nil, errors.New("register: no files")
 	}
-	datas := make([]string, len(paths))
+	datas := make([]string, len(sources))
 	hint := 0
-	for i, p := range paths {
-		data, err := readFile(p)
+	for i, src := range sources {
+		data, err := readFile(src.Name)
 		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", p, err)
+			return nil, fmt.Errorf("register %s: %w", src.Name, err)
 		}
 		datas[i] = data
-		hint += ordersHint(p, data)
+		hint += ordersHint(src.Name, data)
 	}
 	b, err := newBuilder(opts, hint)
 	if err != nil {
 		return nil, err
 	}
-	for i, p := range paths {
-		if err := b.parseFile(p, datas[i]); err != nil {
+	for i, src := range sources {
+		if err := b.parseFile(src, datas[i]); err != nil {
 			return nil, err
 		}
 		datas[i] = ""
 	}
 	return b.compile(b.checkRowDuplicates)
+}
+
+// LoadFiles is [Load] of files that must each hold orders.
+func LoadFiles(paths []string, opts Options) (*Register, error) {
+	sources := make([]Source, len(paths))
+	for i, p := range paths {
+		sources[i] = Source{Name: p}
+	}
+	return Load(sources, opts)
 }
 
 // Compile builds a register from orders given as values, validating and normalising them the
@@ -225,26 +246,68 @@ func (b *builder) compile(checkDuplicates func()) (*Register, error) {
 		return nil, fmt.Errorf("register: %w", indexErr)
 	}
 	r.stats.SkippedForeignHost = b.skipped
+	r.stats.SkippedForeignHostIDs = b.skippedIDs
 	return r, nil
 }
 
 // parseFile reads one file into the builder. Problems in the data are collected in b.errs;
 // the error returned is for what stops reading altogether.
-func (b *builder) parseFile(name string, data string) error {
-	file, err := b.addFile(name)
+func (b *builder) parseFile(src Source, data string) error {
+	file, err := b.addFile(src.Name)
 	if err != nil {
 		return err
 	}
+	if isUTF16(data) {
+		b.fileError(file, 0, errUTF16)
+		return nil
+	}
 	data = strings.TrimPrefix(data, bom)
-	switch detectFormat(name, data) {
-	case formatJSON:
-		b.parseJSON(file, data)
-	case formatJSONLines:
-		b.parseJSONLines(file, data)
-	default:
-		b.parseCSV(file, data)
+	errs, entries, skipped := b.errs.len(), len(b.entries), b.skipped
+	empty := strings.TrimSpace(data) == ""
+	if !empty {
+		switch detectFormat(src.Name, data) {
+		case formatJSON:
+			b.parseJSON(file, data)
+		case formatJSONLines:
+			b.parseJSONLines(file, data)
+		default:
+			b.parseCSV(file, data)
+		}
+	}
+	if len(b.entries) == entries && b.errs.len() == errs && !src.AllowEmpty {
+		b.fileError(file, 0, noOrders(empty, b.skipped-skipped))
 	}
 	return nil
+}
+
+// noOrders explains why a file yielded no orders, and how to accept that.
+func noOrders(empty bool, skipped int) error {
+	const allow = "a source that may have none must say so with allow_empty"
+	switch {
+	case empty:
+		return errors.New("the file is empty: no orders (" + allow + ")")
+	case skipped > 0:
+		return fmt.Errorf("no orders: all %d URL targets are on hosts other than hosts (check hosts; %s)", skipped, allow)
+	}
+	return errors.New("no orders (" + allow + ")")
+}
+
+// isUTF16 reports whether data is UTF-16 text, as Excel saves "Unicode Text": it starts
+// with a UTF-16 byte order mark, or, without one, its first bytes have a NUL in every
+// other place (the ASCII of a header row or of "[{", in UTF-16).
+func isUTF16(data string) bool {
+	if strings.HasPrefix(data, "\xff\xfe") || strings.HasPrefix(data, "\xfe\xff") {
+		return true
+	}
+	n := min(len(data), 256) &^ 1
+	var nul [2]int // NUL bytes at even and odd offsets
+	for i := range n {
+		if data[i] == 0 {
+			nul[i&1]++
+		}
+	}
+	pairs := n / 2
+	return pairs > 0 && (nul[0] == 0 && 2*nul[1] >= pairs || nul[1] == 0 && 2*nul[0] >= pairs)
 }
 
 func (b *builder) fileError(file uint16, line int, err error) {
@@ -273,8 +336,7 @@ func (b *builder) parseCSV(file uint16, data string) {
 		return
 	}
 	if !ok {
-		b.fileError(file, 0, errors.New("empty file: want a header row naming the columns"))
-		return
+		return // nothing but an Excel "sep=" line: a file without orders
 	}
 	headerLine := cr.lines[0]
 	columns := make([]int, len(cr.fields))
@@ -554,19 +616,24 @@ func jsonObjectSlow(obj string, r *row) (problems []jsonProblem, fatal bool) {
 	}
 	var have [numFields]bool
 	for dec.More() {
+		keyStart := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			bad(-1, jsonError(err))
 			return problems, true
 		}
+		keyErr := jsonTextError(obj[keyStart:dec.InputOffset()])
 		name, _ := tok.(string)
 		f := fieldIndex(name)
-		var value any
-		if err := dec.Decode(&value); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
 			bad(-1, jsonError(err))
 			return problems, true
 		}
 		switch {
+		case keyErr != nil:
+			bad(-1, fmt.Errorf("field name: %w", keyErr))
+			continue
 		case f < 0:
 			bad(-1, fmt.Errorf("unknown field %q (want %s)", name, strings.Join(fieldNames[:], ", ")))
 			continue
@@ -575,6 +642,17 @@ func jsonObjectSlow(obj string, r *row) (problems []jsonProblem, fatal bool) {
 			continue
 		}
 		have[f] = true
+		// encoding/json would read bytes that are not UTF-8, and escapes of half a UTF-16
+		// surrogate pair, as U+FFFD: a handle saved in windows-1251 would then never match.
+		if err := jsonTextError(string(raw)); err != nil {
+			bad(f, err)
+			continue
+		}
+		var value any
+		if err := json.Unmarshal(raw, &value); err != nil {
+			bad(f, jsonError(err))
+			continue
+		}
 		switch v := value.(type) {
 		case nil:
 		case string:
@@ -732,6 +810,51 @@ func (p *jsonScanner) str() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// jsonTextError finds, in raw JSON, what encoding/json would silently replace with U+FFFD:
+// bytes that are not UTF-8, and a \u escape of a UTF-16 surrogate that is not followed (or,
+// for a low one, preceded) by its other half.
+func jsonTextError(raw string) error {
+	if !utf8.ValidString(raw) {
+		return errNotUTF8
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character, which the loop steps over
+		if i == len(raw) || raw[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(raw[i+1:])
+		if !ok {
+			continue // a syntax error, which encoding/json reports
+		}
+		i += 4
+		switch {
+		case 0xd800 <= r && r < 0xdc00:
+			if rest := raw[i+1:]; len(rest) >= 6 && rest[0] == '\\' && rest[1] == 'u' {
+				if lo, ok := hex4(rest[2:]); ok && 0xdc00 <= lo && lo < 0xe000 {
+					i += 6
+					continue
+				}
+			}
+			return fmt.Errorf(`\u%04x is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`, r)
+		case 0xdc00 <= r && r < 0xe000:
+			return fmt.Errorf(`\u%04x is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`, r)
+		}
+	}
+	return nil
+}
+
+// hex4 reads the four hex digits of a \u escape at the start of s.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(s[:4], 16, 16)
+	return rune(n), err == nil
 }
 
 func jsonType(v any) string {

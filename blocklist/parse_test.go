@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 )
 
 func mustParse(t *testing.T, name, data string, opts Options) []Order {
@@ -233,7 +234,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`register o.csv: line 1: unknown column "colour" (want id, countries, target, action, authority, reference, notice, reason, start, end)`}},
 		{"missing and duplicate columns", "o.csv", "id,target,id\n",
 			[]string{`register o.csv: line 1: duplicate column "id"`, `register o.csv: line 1: missing required column "countries"`}},
-		{"empty file", "o.csv", "", []string{`register o.csv: empty file: want a header row naming the columns`}},
+		{"empty file", "o.csv", "", []string{`register o.csv: the file is empty: no orders (a source that may have none must say so with allow_empty)`}},
+		{"header only", "o.csv", "id,countries,target\n", []string{`register o.csv: no orders (a source that may have none must say so with allow_empty)`}},
 		{"required fields", "o.csv", h + ",,,,,,\n,,post:1,,,,\nx,RU,,,,,\n", []string{ // an all-empty row is skipped
 			`register o.csv: line 3: id: required field is empty`,
 			`register o.csv: line 3: countries: required field is empty`,
@@ -335,6 +337,44 @@ func TestParseErrors(t *testing.T) {
 			`register o.json: line 3: [1]: invalid JSON: invalid character '}'…`,
 		}},
 		{"json not an array", "o.json", `"x"`, []string{`register o.json: line 1: want a JSON array of objects`}},
+		// encoding/json reads these as U+FFFD; a handle in windows-1251 would never match.
+		{"json lines windows-1251", "o.jsonl", `{"id":"a","countries":"RU","target":"@ok"}` + "\n" +
+			"{\"id\":\"b\",\"countries\":\"RU\",\"target\":\"@\xcf\xf0\xe8\xec\xe5\xf0\"}\n" +
+			"{\"id\":\"c\",\"countries\":\"RU\",\"target\":\"post:3\",\"reason\":\"\xc7\xe0\xef\xf0\xe5\xf9\xe5\xed\xee\"}\n", []string{
+			`register o.jsonl: line 2: target: not valid UTF-8 (save the file as UTF-8)`,
+			`register o.jsonl: line 3: reason: not valid UTF-8 (save the file as UTF-8)`,
+		}},
+		{"json array windows-1251", "o.json", "[\n" + `{"id":"a","countries":"RU","target":"post:1"},` + "\n" +
+			"{\"id\":\"b\",\n\"countries\":[\"RU\"],\n\"authority\":\"\xd0\xce\xd1\"}\n]\n", []string{
+			`register o.json: line 3: [1].authority: not valid UTF-8 (save the file as UTF-8)`,
+			`register o.json: line 3: [1].target: required field is empty`,
+		}},
+		{"json lone surrogates", "o.jsonl", `{"id":"a","countries":"RU","target":"@x\ud800"}` + "\n" +
+			`{"id":"b","countries":"RU","target":"@y\uD800\u0041"}` + "\n" +
+			`{"id":"c","countries":["RU","\udc00"],"target":"post:3"}` + "\n" +
+			`{"id":"d\ud800\ud800","countries":"RU","target":"post:4"}` + "\n" +
+			`{"id":"e","countries":"RU","target":"post:5","reason":"\ud800"}` + "\n", []string{
+			`register o.jsonl: line 1: target: \ud800 is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`,
+			`register o.jsonl: line 2: target: \ud800 is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`,
+			`register o.jsonl: line 3: countries: \udc00 is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`,
+			`register o.jsonl: line 4: id: \ud800 is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`,
+			`register o.jsonl: line 5: reason: \ud800 is a lone UTF-16 surrogate, not a character (save the file as UTF-8)`,
+		}},
+		{"json field name not UTF-8", "o.jsonl", "{\"id\":\"a\",\"countries\":\"RU\",\"target\":\"post:1\",\"r\xe5ason\":\"x\"}\n", []string{
+			`register o.jsonl: line 1: field name: not valid UTF-8 (save the file as UTF-8)`,
+		}},
+		{"utf-16 LE with BOM", "o.csv", utf16LE("\ufeffid,countries,target\r\na,RU,post:1\r\n"), []string{
+			`register o.csv: the file is UTF-16 (as Excel saves "Unicode Text"), not UTF-8: save the file as UTF-8`,
+		}},
+		{"utf-16 BE with BOM", "o.json", utf16BE("\ufeff[{\"id\":\"a\",\"countries\":\"RU\",\"target\":\"post:1\"}]"), []string{
+			`register o.json: the file is UTF-16 (as Excel saves "Unicode Text"), not UTF-8: save the file as UTF-8`,
+		}},
+		{"utf-16 LE without BOM", "o.txt", utf16LE("id\tcountries\ttarget\r\na\tRU\tpost:1\r\n"), []string{
+			`register o.txt: the file is UTF-16 (as Excel saves "Unicode Text"), not UTF-8: save the file as UTF-8`,
+		}},
+		{"utf-16 BE without BOM, Cyrillic rows", "o.jsonl", utf16BE(`{"id":"a","countries":"RU","target":"@Привет"}` + "\n"), []string{
+			`register o.jsonl: the file is UTF-16 (as Excel saves "Unicode Text"), not UTF-8: save the file as UTF-8`,
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,8 +394,46 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", err, strings.Join(tc.want, "\n"))
 			}
 			var e *Error
-			if !errors.As(err, &e) && tc.name != "empty file" {
+			if !errors.As(err, &e) {
 				t.Errorf("error is not an *Error: %T", err)
+			}
+		})
+	}
+}
+
+// utf16LE and utf16BE encode s as UTF-16 (Excel's "Unicode Text" is little-endian).
+func utf16LE(s string) string { return encodeUTF16(s, false) }
+func utf16BE(s string) string { return encodeUTF16(s, true) }
+
+func encodeUTF16(s string, big bool) string {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		if big {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return string(b)
+}
+
+// JSON text that only looks like an encoding problem is read as written.
+func TestParseJSONEscapes(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"surrogate pair", `\ud83d\ude00 ok`, "\U0001F600 ok"},
+		{"upper-case hex pair", `\uD83D\uDE00`, "\U0001F600"},
+		{"escaped backslash before u", `\\ud800`, `\ud800`},
+		{"cyrillic escapes", `\u0414\u043e\u0441\u0442\u0443\u043f`, "Доступ"},
+		{"replacement character as written, raw and escaped", "\ufffd and \\ufffd", "\ufffd and \ufffd"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			data := `{"id":"a","countries":"RU","target":"post:1","reason":"` + tc.value + `"}` + "\n"
+			o := mustParse(t, "o.jsonl", data, Options{})
+			if o[0].Reason != tc.want {
+				t.Errorf("reason %q, want %q", o[0].Reason, tc.want)
 			}
 		})
 	}

@@ -25,12 +25,20 @@ const maxPatternSegments = 8
 //
 // Literal segments compare case-insensitively. A template matches a path that starts with
 // its segments: "/{account}/status/{post}" also matches "/someuser/status/123/photo/1".
+//
+// Reserved names are the site's own top-level routes ("/search", "/home", "/settings"),
+// which "/{account}" would otherwise read as accounts. A reserved name is never an account:
+// a register target "account:search" is refused, and a URL target whose account would be
+// one is an exact path instead (or refused, when its meaning lies in its query, as with
+// "/search?q=..."). See [DefaultReserved] and [WithReserved].
+//
 // Patterns are immutable and safe for concurrent use.
 type Patterns struct {
 	templates []string
 	list      []pattern
 	maxSegs   int
 	has       [TargetPathPrefix + 1]bool // which placeholders appear at all
+	reserved  []string                   // canonical (lower-case), in the order given
 }
 
 type pattern struct {
@@ -61,6 +69,16 @@ var defaultTemplates = []string{
 	"/{account}",
 }
 
+// defaultReserved are the top-level routes of Twitter/X and Mastodon that are not accounts:
+// pages of the site (home, explore, search, notifications, settings), its sign-in and
+// sharing endpoints, and the prefixes of its other routes (i, api, web, oauth).
+var defaultReserved = []string{
+	"about", "account", "admin", "api", "auth", "bookmarks", "compose", "conversations",
+	"directory", "explore", "favourites", "filters", "hashtag", "home", "i", "intent",
+	"lists", "login", "logout", "messages", "notifications", "oauth", "privacy", "public",
+	"search", "settings", "share", "signup", "tags", "tos", "users", "web",
+}
+
 var defaultPatterns = func() *Patterns {
 	p, err := ParsePatterns(defaultTemplates)
 	if err != nil {
@@ -82,15 +100,46 @@ var defaultPatterns = func() *Patterns {
 //	/@{account}/{post}
 //	/@{account}
 //	/{account}
+//
+// with the reserved names of [DefaultReserved].
 func DefaultPatterns() *Patterns { return defaultPatterns }
 
-// ParsePatterns compiles templates (see [Patterns]). Every bad template is reported.
-func ParsePatterns(templates []string) (*Patterns, error) {
+// DefaultReserved returns the route names that patterns reserve unless [WithReserved] says
+// otherwise: the top-level routes of Twitter/X and Mastodon that are not accounts.
+//
+//	about account admin api auth bookmarks compose conversations directory explore
+//	favourites filters hashtag home i intent lists login logout messages notifications
+//	oauth privacy public search settings share signup tags tos users web
+func DefaultReserved() []string { return slices.Clone(defaultReserved) }
+
+// A PatternOption changes what [ParsePatterns] compiles.
+type PatternOption func(*patternOptions)
+
+type patternOptions struct {
+	reserved []string
+}
+
+// WithReserved makes names the reserved route names (see [Patterns]), replacing
+// [DefaultReserved]; with no names, none is reserved. Names compare case-insensitively and
+// are written without "@".
+func WithReserved(names ...string) PatternOption {
+	names = slices.Clone(names)
+	return func(o *patternOptions) { o.reserved = names }
+}
+
+// ParsePatterns compiles templates (see [Patterns]). Every bad template and reserved name
+// is reported.
+func ParsePatterns(templates []string, opts ...PatternOption) (*Patterns, error) {
+	o := patternOptions{reserved: defaultReserved}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(templates) == 0 {
 		return nil, errors.New("patterns: no templates (posts and accounts could never match)")
 	}
 	p := &Patterns{}
 	var errs []error
+	p.reserved, errs = parseReserved(o.reserved)
 	seen := make(map[string]bool)
 	for _, t := range templates {
 		t = strings.TrimSpace(t)
@@ -118,6 +167,31 @@ func ParsePatterns(templates []string) (*Patterns, error) {
 	}
 	return p, nil
 }
+
+// parseReserved brings reserved names into the canonical form of accounts.
+func parseReserved(names []string) ([]string, []error) {
+	var errs []error
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		c, err := plainSegment("reserved name", n)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+			continue
+		case strings.HasPrefix(c, "@"):
+			errs = append(errs, fmt.Errorf("reserved name %q: write it without @", n))
+			continue
+		case slices.Contains(out, c):
+			errs = append(errs, fmt.Errorf("reserved name %q given twice", n))
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, errs
+}
+
+// isReserved reports whether account, in canonical form, is a reserved route name.
+func (p *Patterns) isReserved(account string) bool { return slices.Contains(p.reserved, account) }
 
 func parseTemplate(t string) (pattern, error) {
 	var pat pattern
@@ -214,3 +288,6 @@ func parseTemplateSegment(s string) (patternSegment, error) {
 
 // Templates returns the templates, as given.
 func (p *Patterns) Templates() []string { return slices.Clone(p.templates) }
+
+// Reserved returns the reserved route names, lower-cased.
+func (p *Patterns) Reserved() []string { return slices.Clone(p.reserved) }

@@ -96,6 +96,10 @@ type RegisterStats struct {
 	// Options.Hosts.
 	SkippedForeignHost int
 	Files              []string
+
+	// SkippedForeignHostIDs are the ids of the first 20 URL targets skipped for their host,
+	// in the order they were read.
+	SkippedForeignHostIDs []string
 }
 
 // Len returns the number of orders.
@@ -114,6 +118,7 @@ func (r *Register) Stats() RegisterStats {
 	s := r.stats
 	s.Countries = slices.Clone(s.Countries)
 	s.Files = slices.Clone(s.Files)
+	s.SkippedForeignHostIDs = slices.Clone(s.SkippedForeignHostIDs)
 	return s
 }
 

@@ -39,7 +39,7 @@ func benchRegister(b *testing.B, n int) string {
 // placeholders) with a register of 100,000 orders, on the allow path and the
 // block path (which renders the 451 answer).
 func BenchmarkServeHTTP(b *testing.B) {
-	h := &Handler{Registers: []string{benchRegister(b, 100_000)}}
+	h := &Handler{Registers: registers(benchRegister(b, 100_000))}
 	provisionHandler(b, h)
 	h.logger = zap.NewNop() // measure the decision, not a terminal
 
@@ -82,7 +82,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 // embedded database and register match), without Caddy's replacer and the
 // metrics, on a register of 1,000,000 orders, with many client addresses.
 func BenchmarkDecide(b *testing.B) {
-	h := &Handler{Registers: []string{benchRegister(b, 1_000_000)}}
+	h := &Handler{Registers: registers(benchRegister(b, 1_000_000))}
 	provisionHandler(b, h)
 	h.logger = zap.NewNop()
 

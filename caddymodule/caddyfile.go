@@ -27,8 +27,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	geo_restrict [<matcher>] {
 //		geoip_db        <path>
 //		geoip_cache     <size>
-//		register        <path>...
+//		register        <path>... {
+//			allow_empty
+//		}
 //		pattern         <template>...
+//		reserved        <name>...
 //		hosts           <host>...
 //		blocked_by      <url>
 //		unknown_country allow|block
@@ -39,7 +42,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		throttle_burst  <size>
 //	}
 //
-// register, pattern, hosts and exempt may be repeated; their values add up.
+// register, pattern, reserved, hosts and exempt may be repeated; their values
+// add up. A register line's block applies to the paths on that line:
+// allow_empty accepts those files when they hold no orders.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -62,11 +67,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.GeoIPCache = &n
 		case "register":
-			if err := someArgs(d, &h.Registers); err != nil {
+			if err := registerArgs(d, &h.Registers); err != nil {
 				return err
 			}
 		case "pattern":
 			if err := someArgs(d, &h.Patterns); err != nil {
+				return err
+			}
+		case "reserved":
+			if err := someArgs(d, &h.Reserved); err != nil {
 				return err
 			}
 		case "hosts":
@@ -143,6 +152,31 @@ func someArgs(d *caddyfile.Dispenser, dst *[]string) error {
 		return d.ArgErr()
 	}
 	*dst = append(*dst, args...)
+	return nil
+}
+
+// registerArgs appends the paths of a register line, with the options of its
+// block.
+func registerArgs(d *caddyfile.Dispenser, dst *[]RegisterSource) error {
+	paths := d.RemainingArgs()
+	if len(paths) == 0 {
+		return d.ArgErr()
+	}
+	allowEmpty := false
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "allow_empty":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			allowEmpty = true
+		default:
+			return d.Errf("unrecognized register option %q (want allow_empty)", d.Val())
+		}
+	}
+	for _, p := range paths {
+		*dst = append(*dst, RegisterSource{Path: p, AllowEmpty: allowEmpty})
+	}
 	return nil
 }
 

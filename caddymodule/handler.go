@@ -56,16 +56,25 @@ type Handler struct {
 	// 0 disables the cache. Default: geo.DefaultCacheSize.
 	GeoIPCache *int `json:"geoip_cache,omitempty"`
 
-	// Paths of the register files (CSV, JSON or JSON Lines) whose orders are
-	// enforced. Several registers merge; order ids must be unique across
-	// them. Required.
-	Registers []string `json:"registers,omitempty"`
+	// The register files (CSV, JSON or JSON Lines) whose orders are
+	// enforced, each a path or a RegisterSource object such as
+	// `{"path": "holds.csv", "allow_empty": true}`. Several registers merge;
+	// order ids must be unique across them. A file without orders is refused
+	// unless it allows that. Required.
+	Registers []RegisterSource `json:"registers,omitempty"`
 
 	// URL templates that say where accounts and posts appear in this app's
 	// URLs, such as `/{account}/status/{post}` or
 	// `/1.1/statuses/show.json?id={post}`. When given, they replace the
 	// defaults, which fit a Twitter-like app.
 	Patterns []string `json:"patterns,omitempty"`
+
+	// Route names of this app that are never accounts, such as `search` or
+	// `settings`: a register URL `https://app.example/search?q=…` is then not
+	// an order against an account "search", and `account:search` is refused.
+	// When given, they replace the defaults, the top-level routes of
+	// Twitter/X and Mastodon (listed in the README).
+	Reserved []string `json:"reserved,omitempty"`
 
 	// This app's host names. When set, orders whose target is a URL on
 	// another host are skipped (and counted in the load log). Hosts compare
@@ -150,10 +159,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	opts := blocklist.Options{Hosts: h.Hosts}
-	if len(h.Patterns) > 0 {
-		if opts.Patterns, err = blocklist.ParsePatterns(h.Patterns); err != nil {
-			return fmt.Errorf("patterns: %w", err)
-		}
+	if opts.Patterns, err = parsePatterns(h.Patterns, h.Reserved); err != nil {
+		return fmt.Errorf("patterns: %w", err)
 	}
 	cacheSize := geo.DefaultCacheSize
 	if h.GeoIPCache != nil {
@@ -174,7 +181,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.poolKeys = append(h.poolKeys, key)
 
 	if len(h.Registers) > 0 {
-		reg, key, err := loadRegister(h.Registers, h.Patterns, h.Hosts, opts, h.logger)
+		reg, key, err := loadRegister(h.Registers, opts, h.logger)
 		if err != nil {
 			return err
 		}
@@ -191,7 +198,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.register != nil {
-		h.metrics.observeRegister(strings.Join(h.Registers, ","), h.register)
+		h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.register)
 	}
 	return nil
 }

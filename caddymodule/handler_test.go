@@ -17,7 +17,7 @@ func newTestHandler(t *testing.T, mutate func(h *Handler)) *Handler {
 	dir := t.TempDir()
 	h := &Handler{
 		GeoIPDB:   testDatabase(t, dir),
-		Registers: []string{writeFile(t, dir, testRegCSV, testRegister)},
+		Registers: registers(writeFile(t, dir, testRegCSV, testRegister)),
 		BlockedBy: "https://microblog.example/transparency",
 	}
 	if mutate != nil {
@@ -161,7 +161,7 @@ func TestHandlerWithoutBlockedBySendsNoLink(t *testing.T) {
 func TestHandlerPageEscapesRegisterText(t *testing.T) {
 	dir := t.TempDir()
 	reg := registerHdr + `x-1,RU,post:1,block,<script>alert(1)</script>,,,"<img src=x onerror=alert(1)>",,` + "\n"
-	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "r.csv", reg)}}
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, "r.csv", reg))}
 	provisionHandler(t, h)
 	r, _ := newRequest("GET", "/u/status/1", ipRussia)
 	r.Header.Set("Accept", "text/html")
@@ -296,8 +296,8 @@ func TestHandlerMetrics(t *testing.T) {
 		{"requests{exempt}", testutil.ToFloat64(h.metrics.exempt), 1},
 		{"requests{enforced}", testutil.ToFloat64(h.metrics.requests.WithLabelValues("enforced")), 2},
 		{"enforced{RU,block,false}", testutil.ToFloat64(h.metrics.enforcedVec.WithLabelValues("RU", "block", "false")), 2},
-		{"register_orders{block}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "block")), 3},
-		{"register_orders{throttle}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "throttle")), 1},
+		{"register_orders{block}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(registerPaths(h.Registers), ","), "block")), 3},
+		{"register_orders{throttle}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(registerPaths(h.Registers), ","), "throttle")), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -319,15 +319,15 @@ func TestHandlerProvisionErrors(t *testing.T) {
 		h    Handler
 		want []string
 	}{
-		{"register typo names file, line and field", Handler{GeoIPDB: db, Registers: []string{typo}}, []string{"typo.csv", "line 3", "countries", `"RX"`}},
-		{"duplicate id across registers", Handler{GeoIPDB: db, Registers: []string{good, dup}}, []string{"rkn-1", "dup.csv", "good.csv"}},
-		{"missing register", Handler{GeoIPDB: db, Registers: []string{dir + "/absent.csv"}}, []string{"absent.csv"}},
-		{"missing database", Handler{GeoIPDB: dir + "/absent.mmdb", Registers: []string{good}}, []string{"absent.mmdb"}},
-		{"corrupt database", Handler{GeoIPDB: corrupt, Registers: []string{good}}, []string{"corrupt.mmdb"}},
-		{"bad exempt range", Handler{GeoIPDB: db, Registers: []string{good}, Exempt: []string{"10.0.0.0/33"}}, []string{"exempt", "10.0.0.0/33"}},
-		{"bad page template", Handler{GeoIPDB: db, Registers: []string{good}, Page: badPage}, []string{"page", "bad.html"}},
-		{"bad pattern", Handler{GeoIPDB: db, Registers: []string{good}, Patterns: []string{"/status/post"}}, []string{"patterns"}},
-		{"negative cache", Handler{GeoIPDB: db, Registers: []string{good}, GeoIPCache: new(-1)}, []string{"geoip_cache"}},
+		{"register typo names file, line and field", Handler{GeoIPDB: db, Registers: registers(typo)}, []string{"typo.csv", "line 3", "countries", `"RX"`}},
+		{"duplicate id across registers", Handler{GeoIPDB: db, Registers: registers(good, dup)}, []string{"rkn-1", "dup.csv", "good.csv"}},
+		{"missing register", Handler{GeoIPDB: db, Registers: registers(dir + "/absent.csv")}, []string{"absent.csv"}},
+		{"missing database", Handler{GeoIPDB: dir + "/absent.mmdb", Registers: registers(good)}, []string{"absent.mmdb"}},
+		{"corrupt database", Handler{GeoIPDB: corrupt, Registers: registers(good)}, []string{"corrupt.mmdb"}},
+		{"bad exempt range", Handler{GeoIPDB: db, Registers: registers(good), Exempt: []string{"10.0.0.0/33"}}, []string{"exempt", "10.0.0.0/33"}},
+		{"bad page template", Handler{GeoIPDB: db, Registers: registers(good), Page: badPage}, []string{"page", "bad.html"}},
+		{"bad pattern", Handler{GeoIPDB: db, Registers: registers(good), Patterns: []string{"/status/post"}}, []string{"patterns"}},
+		{"negative cache", Handler{GeoIPDB: db, Registers: registers(good), GeoIPCache: new(-1)}, []string{"geoip_cache"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -353,9 +353,9 @@ func TestHandlerValidate(t *testing.T) {
 		want string
 	}{
 		{"no register", Handler{}, "registers"},
-		{"unknown_country", Handler{Registers: []string{"r.csv"}, UnknownCountry: "deny"}, "unknown_country"},
-		{"relative blocked_by", Handler{Registers: []string{"r.csv"}, BlockedBy: "/transparency"}, "blocked_by"},
-		{"blocked_by not http", Handler{Registers: []string{"r.csv"}, BlockedBy: "javascript:alert(1)"}, "blocked_by"},
+		{"unknown_country", Handler{Registers: registers("r.csv"), UnknownCountry: "deny"}, "unknown_country"},
+		{"relative blocked_by", Handler{Registers: registers("r.csv"), BlockedBy: "/transparency"}, "blocked_by"},
+		{"blocked_by not http", Handler{Registers: registers("r.csv"), BlockedBy: "javascript:alert(1)"}, "blocked_by"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -365,7 +365,7 @@ func TestHandlerValidate(t *testing.T) {
 			}
 		})
 	}
-	ok := Handler{Registers: []string{"r.csv"}, UnknownCountry: "block", BlockedBy: "https://ops.example/"}
+	ok := Handler{Registers: registers("r.csv"), UnknownCountry: "block", BlockedBy: "https://ops.example/"}
 	if err := ok.Validate(); err != nil {
 		t.Errorf("Validate() of a good config = %v", err)
 	}
@@ -401,7 +401,7 @@ func TestNegotiate(t *testing.T) {
 func TestHandlerOrdersForEverywhereCoverUnknownCountries(t *testing.T) {
 	dir := t.TempDir()
 	reg := registerHdr + "global-1,*,post:42,block,Court of Justice,C-1/24,,,,\n"
-	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "r.csv", reg)}}
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, "r.csv", reg))}
 	provisionHandler(t, h)
 	for _, ip := range []string{ipPrivate, ipUnlisted, ipUS, ipRussia} {
 		r, _ := newRequest("GET", "/u/status/42", ip)

@@ -102,3 +102,12 @@ func (n *nextHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	_, err := w.Write([]byte("app"))
 	return err
 }
+
+// registers returns sources for paths, with no options.
+func registers(paths ...string) []RegisterSource {
+	out := make([]RegisterSource, len(paths))
+	for i, p := range paths {
+		out[i] = RegisterSource{Path: p}
+	}
+	return out
+}

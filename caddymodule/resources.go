@@ -93,25 +93,34 @@ func logDatabase(logger *zap.Logger, info geo.Info, cacheSize int) {
 	logger.Info("country database loaded", fields...)
 }
 
-// loadRegister returns the shared register compiled from paths with opts, and
-// the pool key to release it with. patterns and hosts are part of the key
-// because they change how targets compile.
-func loadRegister(paths, patterns, hosts []string, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
+// loadRegister returns the shared register compiled from sources with opts,
+// and the pool key to release it with. Whether a file may be empty, the
+// patterns, their reserved names and the hosts are part of the key, because
+// they change whether and how the files compile.
+func loadRegister(sources []RegisterSource, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
 	var key strings.Builder
 	key.WriteString("register")
-	for _, p := range paths {
-		fi, err := os.Stat(p)
+	for _, s := range sources {
+		fi, err := os.Stat(s.Path)
 		if err != nil {
 			return nil, "", fmt.Errorf("loading register: %w", err)
 		}
-		key.WriteString("|" + fileIdentity(p, fi))
+		key.WriteString("|" + fileIdentity(s.Path, fi))
+		if s.AllowEmpty {
+			key.WriteString("+allow_empty")
+		}
 	}
-	key.WriteString("|patterns=" + strings.Join(patterns, " "))
-	key.WriteString("|hosts=" + strings.Join(hosts, " "))
+	patterns := opts.Patterns
+	if patterns == nil {
+		patterns = blocklist.DefaultPatterns()
+	}
+	key.WriteString("|patterns=" + strings.Join(patterns.Templates(), " "))
+	key.WriteString("|reserved=" + strings.Join(patterns.Reserved(), " "))
+	key.WriteString("|hosts=" + strings.Join(opts.Hosts, " "))
 
 	start := time.Now()
 	val, loaded, err := resources.LoadOrNew(key.String(), func() (caddy.Destructor, error) {
-		reg, err := blocklist.LoadFiles(paths, opts)
+		reg, err := blocklist.Load(blocklistSources(sources), opts)
 		if err != nil {
 			return nil, err
 		}
@@ -123,6 +132,7 @@ func loadRegister(paths, patterns, hosts []string, opts blocklist.Options, logge
 	reg := val.(sharedRegister).reg
 	if !loaded {
 		st := reg.Stats()
+		paths := registerPaths(sources)
 		logger.Info("register loaded",
 			zap.Strings("files", paths),
 			zap.Int("orders", reg.Len()),
@@ -131,6 +141,16 @@ func loadRegister(paths, patterns, hosts []string, opts blocklist.Options, logge
 			zap.Int("countries", len(st.Countries)),
 			zap.Int("skipped_foreign_host", st.SkippedForeignHost),
 			zap.Duration("took", time.Since(start)))
+		if st.SkippedForeignHost > 0 {
+			// Usually other sites' entries; but if hosts does not name this
+			// app as the register does (x.com, twitter.com), these are the
+			// orders that are not enforced.
+			logger.Warn("register orders skipped: their URL is on a host not in hosts",
+				zap.Strings("files", paths),
+				zap.Strings("hosts", opts.Hosts),
+				zap.Int("skipped", st.SkippedForeignHost),
+				zap.Strings("first_ids", st.SkippedForeignHostIDs))
+		}
 	}
 	return reg, key.String(), nil
 }

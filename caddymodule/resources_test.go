@@ -12,8 +12,8 @@ func TestSitesShareLoadedCopies(t *testing.T) {
 	db := testDatabase(t, dir)
 	reg := writeFile(t, dir, testRegCSV, testRegister)
 
-	a := &Handler{GeoIPDB: db, Registers: []string{reg}}
-	b := &Handler{GeoIPDB: db, Registers: []string{reg}}
+	a := &Handler{GeoIPDB: db, Registers: registers(reg)}
+	b := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, a)
 	provisionHandler(t, b)
 	if a.db != b.db {
@@ -38,14 +38,14 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	db := testDatabase(t, dir)
 	reg := writeFile(t, dir, testRegCSV, testRegister)
 
-	old := &Handler{GeoIPDB: db, Registers: []string{reg}}
+	old := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, old)
 
 	// The legal team adds an order: the next config load must see it,
 	// while the running config keeps its own copy until it is cleaned up.
 	writeFile(t, dir, testRegCSV, testRegister+"rkn-9,RU,post:9,block,Roskomnadzor,,,,,\n")
 	touch(t, reg, time.Now().Add(time.Second))
-	updated := &Handler{GeoIPDB: db, Registers: []string{reg}}
+	updated := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, updated)
 	if updated.register == old.register {
 		t.Fatal("a changed register file was not loaded again")
@@ -56,7 +56,7 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	// A broken edit is refused whole, and what runs keeps running.
 	writeFile(t, dir, testRegCSV, testRegister+"rkn-10,RU,post:10,blok,,,,,,\n")
 	touch(t, reg, time.Now().Add(2*time.Second))
-	broken := &Handler{GeoIPDB: db, Registers: []string{reg}}
+	broken := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	err := broken.Provision(newTestContext(t))
 	_ = broken.Cleanup()
 	if err == nil {
@@ -68,7 +68,7 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 
 func TestCleanupReleasesSharedResources(t *testing.T) {
 	dir := t.TempDir()
-	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, testRegCSV, testRegister)}}
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, testRegCSV, testRegister))}
 	if err := h.Provision(newTestContext(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -346,7 +346,7 @@ func waitForMetric(t *testing.T, name string, want float64) {
 
 func TestHandlerThrottleWrapsOnlyThrottledRequests(t *testing.T) {
 	dir := t.TempDir()
-	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "t.csv", throttleRegister)}}
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, "t.csv", throttleRegister))}
 	provisionHandler(t, h)
 	core, logs := observer.New(zap.InfoLevel)
 	h.logger = zap.New(core)
@@ -397,7 +397,7 @@ func TestHandlerThrottleWrapsOnlyThrottledRequests(t *testing.T) {
 
 func TestHandlerThrottleDryRun(t *testing.T) {
 	dir := t.TempDir()
-	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "t.csv", throttleRegister)}, DryRun: true}
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, "t.csv", throttleRegister)), DryRun: true}
 	provisionHandler(t, h)
 	core, logs := observer.New(zap.InfoLevel)
 	h.logger = zap.New(core)
