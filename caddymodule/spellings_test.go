@@ -3,12 +3,16 @@ package caddymodule
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -115,5 +119,136 @@ func TestIntegrationRewriteHeaders(t *testing.T) {
 				t.Errorf("status %d, want %d; body %q", res.StatusCode, tc.want, body)
 			}
 		})
+	}
+}
+
+// TestIntegrationFlask is the issue's reproduction with the real thing: a Flask app (Werkzeug's
+// router, its int converter that reads any Unicode digit, merge_slashes redirects) behind a
+// real Caddy, fed the same generated spellings. Flask comes from Debian's python3-flask.
+func TestIntegrationFlask(t *testing.T) {
+	python := requireCommand(t, "/usr/bin/python3", "-c", "import flask")
+	port := freePort(t)
+	cmd := exec.Command(python, "testdata/apps/flask_app.py", strconv.Itoa(port))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	appAddr := "127.0.0.1:" + strconv.Itoa(port)
+	waitListening(t, appAddr)
+
+	dir := t.TempDir()
+	tester := caddytest.NewTester(t)
+	tester.InitServer(integrationGlobals+fmt.Sprintf(`
+http://localhost:9080 {
+	geo_restrict {
+		geoip_db %s
+		register %s
+	}
+	reverse_proxy %s
+}
+`, testDatabase(t, dir), writeFile(t, dir, "register.csv", apptest.Register), appAddr), "caddyfile")
+
+	// The reproductions of the issue first: Flask serves post 123 for each.
+	for _, raw := range []string{"/%20/status/123", "/someuser/status/%EF%BC%91%EF%BC%92%EF%BC%93", "/x/status/%D9%A1%D9%A2%D9%A3"} {
+		direct, err := http.Get("http://" + appAddr + raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct.Body.Close()
+		if direct.Header.Get("X-Served-Withheld") == "" {
+			t.Fatalf("Flask itself does not serve a withheld item for %q (status %d): the test would prove nothing", raw, direct.StatusCode)
+		}
+		res, _ := get(t, tester, "http://localhost:9080"+raw, ipRussia)
+		if res.StatusCode != http.StatusUnavailableForLegalReasons {
+			t.Errorf("%q through the gateway: %d, want 451", raw, res.StatusCode)
+		}
+	}
+
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rnd := rand.New(rand.NewPCG(seed, 3))
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	var withheld, passed int
+	for range n {
+		raw := apptest.Spelling(rnd, apptest.Bases[rnd.IntN(len(apptest.Bases))])
+		u, err := url.Parse("http://localhost:9080" + raw)
+		if err != nil {
+			continue
+		}
+		req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
+		req.URL = u
+		req.Header.Set("X-Forwarded-For", ipRussia)
+		res, err := tester.Client.Do(req)
+		if err != nil {
+			t.Fatalf("%q: %v", raw, err)
+		}
+		res.Body.Close()
+		if item := res.Header.Get("X-Served-Withheld"); item != "" {
+			t.Fatalf("seed %d: %q reached Flask, which served %s", seed, raw, item)
+		}
+		if res.StatusCode == http.StatusOK {
+			passed++
+		} else {
+			withheld++
+		}
+	}
+	t.Logf("%d withheld or refused, %d passed", withheld, passed)
+	if passed == 0 || withheld == 0 {
+		t.Errorf("the spellings exercised one side only: %d withheld or refused, %d passed", withheld, passed)
+	}
+}
+
+// requireAllEnv, when set (CI sets it), turns a missing external program from a skip into a
+// failure: the tests that need one must run in CI.
+const requireAllEnv = "GEORESTRICT_TEST_REQUIRE_ALL"
+
+// requireCommand returns the path of name after checking that it runs with args, or skips
+// the test when it does not and GEORESTRICT_TEST_REQUIRE_ALL is unset.
+func requireCommand(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err == nil {
+		err = exec.Command(path, args...).Run()
+	}
+	if err == nil {
+		return path
+	}
+	msg := fmt.Sprintf("%s %s does not run here (%v); .ci/run installs what the tests need", name, strings.Join(args, " "), err)
+	if os.Getenv(requireAllEnv) != "" {
+		t.Fatalf("%s, and %s is set", msg, requireAllEnv)
+	}
+	t.Skipf("%s; set %s to make this a failure", msg, requireAllEnv)
+	return ""
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// waitListening waits until something accepts connections on addr.
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing listens on %s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
