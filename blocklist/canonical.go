@@ -128,6 +128,16 @@ func appendReading(dst []byte, raw string) ([]byte, readResult) {
 	rest := strings.TrimPrefix(raw, "/")
 	for {
 		seg, tail, more := strings.Cut(rest, "/")
+		if plainSegmentBytes(seg) {
+			// Most segments: nothing to decode, trim or cut, and ASCII.
+			dst = append(dst, '/')
+			dst = appendLowerASCII(dst, seg)
+			if !more {
+				break
+			}
+			rest = tail
+			continue
+		}
 		dec := appendUnescaped(scratch[:0], seg, false)
 		if hasControl(dec) {
 			return dst, readRefused
@@ -162,6 +172,17 @@ func appendReading(dst []byte, raw string) ([]byte, readResult) {
 		dst = append(dst, '/')
 	}
 	return dst, readOne
+}
+
+// plainSegmentBytes reports a segment that is its own value, but for ASCII case: not empty,
+// no escapes, dots, parameters, spaces, backslashes, controls or non-ASCII bytes.
+func plainSegmentBytes(seg string) bool {
+	for i := 0; i < len(seg); i++ {
+		if byteClass[seg[i]] == dirtyByte {
+			return false
+		}
+	}
+	return seg != ""
 }
 
 // appendUnescaped appends raw to dst, percent-decoding it until no valid escape is left. It

@@ -147,6 +147,9 @@ func paramNameIs(buf []byte, raw, name string) bool {
 // queryComponent decodes a query name or value the way path segments are read (decoded until
 // stable, folded, spaces trimmed), with "+" as a space.
 func queryComponent(buf []byte, raw string) []byte {
+	if plainSegmentBytes(raw) && strings.IndexByte(raw, '+') < 0 {
+		return appendLowerASCII(buf, raw)
+	}
 	var scratch [queryValueLen]byte
 	b := appendFolded(buf, appendUnescaped(scratch[:0], raw, true))
 	s, e := valueBounds(b)
