@@ -41,8 +41,10 @@ func init() {
 // `{http.geo_restrict.authority}` | authority that issued that order
 // `{http.geo_restrict.dry_run}` | `true` when the action was only logged (dry run)
 //
-// The answer depends on the client's country: a shared cache or CDN in front
-// of Caddy must not serve one country's response to another.
+// The answer depends on the client's country, so a shared cache or CDN in
+// front of Caddy must not serve one country's response to another: by
+// default (`shared_cache`), responses for content that an order names
+// anywhere are marked so that shared caches do not store them.
 type Handler struct {
 	// Path of a MaxMind-format country database (.mmdb): MaxMind GeoIP2 or
 	// GeoLite2 Country/City, DB-IP, or ip-location-db. Default: the
@@ -103,11 +105,24 @@ type Handler struct {
 	// read larger than the burst is split, never refused.
 	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
 
+	// What to do about shared caches (a CDN, a caching proxy) in front of
+	// Caddy, which may serve one client's response to the next without the
+	// gateway seeing that request. `guard` (default): a response passed on
+	// for content that some order names in any country (allowed here,
+	// exempt, throttled or a dry run) is marked so that shared caches do not
+	// store it (`Cache-Control: private`, merged into the app's directives,
+	// and `CDN-Cache-Control: no-store`), and so cannot carry it to a
+	// client where it is withheld. Responses for content that no order
+	// names are untouched. `allow`: responses are passed on as the app sent
+	// them; only for caches whose keys include the client's country.
+	SharedCache string `json:"shared_cache,omitempty"`
+
 	db        *geo.Database
 	register  *blocklist.Register
 	budgets   *throttle.Store
 	exempt    []netip.Prefix
 	blockAll  bool
+	guard     bool
 	linkValue string
 	page      *template.Template
 	metrics   *metrics
@@ -134,6 +149,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("exempt: %w", err)
 	}
 	h.blockAll = h.UnknownCountry == "block"
+	switch h.SharedCache {
+	case "", "guard":
+		h.guard = true
+	case "allow":
+	default:
+		return fmt.Errorf("shared_cache: must be allow or guard, got %q", h.SharedCache)
+	}
 	if h.BlockedBy != "" {
 		h.linkValue = "<" + h.BlockedBy + `>; rel="blocked-by"`
 	}
@@ -221,7 +243,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.isExempt(addr) {
 		repl.Set(placeholderAction, boxedActionExempt)
 		h.metrics.exempt.Inc()
-		return next.ServeHTTP(w, r)
+		return next.ServeHTTP(h.guardIfListed(w, r), r)
 	}
 
 	country, order, found := h.decide(addr, r.URL.Path, r.URL.RawQuery)
@@ -229,7 +251,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !found {
 		repl.Set(placeholderAction, boxedActionAllow)
 		h.metrics.allowed.Inc()
-		return next.ServeHTTP(w, r)
+		return next.ServeHTTP(h.guardIfListed(w, r), r)
 	}
 
 	repl.Set(placeholderOrderID, order.ID)
@@ -239,10 +261,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.DryRun {
 		repl.Set(placeholderDryRun, true)
 		h.logDecision(r, addr, country, &order, nil)
-		return next.ServeHTTP(w, r)
+		return next.ServeHTTP(h.guardListed(w), r)
 	}
 	if order.Action == blocklist.ActionThrottle {
-		return h.throttle(w, r, next, addr, country, &order)
+		return h.throttle(h.guardListed(w), r, next, addr, country, &order)
 	}
 	h.logDecision(r, addr, country, &order, nil)
 	return h.withhold(w, r, country, &order)
@@ -269,6 +291,17 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string) (country string
 	}
 	order, found = h.register.Match(in, path, rawQuery, now)
 	return country, order, found
+}
+
+// listedAnywhere reports whether some order, in any country, names what a
+// request for path and query asks for: AnyCountry is covered by every order.
+func (h *Handler) listedAnywhere(path, rawQuery string) bool {
+	var now time.Time
+	if h.register.Timed() {
+		now = time.Now()
+	}
+	_, ok := h.register.Match(blocklist.AnyCountry, path, rawQuery, now)
+	return ok
 }
 
 // throttle passes the request on with its body, and with "both" its
