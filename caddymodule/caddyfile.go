@@ -37,6 +37,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		page            <file>
 //		log_client_ip
 //		throttle_burst  <size>
+//		shared_cache    allow|guard
 //	}
 //
 // register, pattern, hosts and exempt may be repeated; their values add up.
@@ -107,6 +108,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("throttle_burst: want a size such as 64KiB, got %q", s)
 			}
 			h.ThrottleBurst = int64(size)
+		case "shared_cache":
+			if err := oneArg(d, &h.SharedCache); err != nil {
+				return err
+			}
+			if h.SharedCache != "allow" && h.SharedCache != "guard" {
+				return d.Errf("shared_cache: want allow or guard, got %q", h.SharedCache)
+			}
 		case "log_client_ip":
 			if d.NextArg() {
 				return d.ArgErr()
