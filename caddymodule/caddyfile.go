@@ -40,6 +40,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		page            <file>
 //		log_client_ip
 //		throttle_burst  <size>
+//		shared_cache    allow|guard
 //	}
 //
 // register, pattern, reserved, hosts and exempt may be repeated; their values
@@ -116,6 +117,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("throttle_burst: want a size such as 64KiB, got %q", s)
 			}
 			h.ThrottleBurst = int64(size)
+		case "shared_cache":
+			if err := oneArg(d, &h.SharedCache); err != nil {
+				return err
+			}
+			if h.SharedCache != "allow" && h.SharedCache != "guard" {
+				return d.Errf("shared_cache: want allow or guard, got %q", h.SharedCache)
+			}
 		case "log_client_ip":
 			if d.NextArg() {
 				return d.ArgErr()

@@ -43,8 +43,10 @@ func init() {
 // `{http.geo_restrict.authority}` | authority that issued that order
 // `{http.geo_restrict.dry_run}` | `true` when the action was only logged (dry run)
 //
-// The answer depends on the client's country: a shared cache or CDN in front
-// of Caddy must not serve one country's response to another.
+// The answer depends on the client's country, so a shared cache or CDN in
+// front of Caddy must not serve one country's response to another: by
+// default (`shared_cache`), responses for content that an order names
+// anywhere are marked so that shared caches do not store them.
 type Handler struct {
 	// Path of a MaxMind-format country database (.mmdb): MaxMind GeoIP2 or
 	// GeoLite2 Country/City, DB-IP, or ip-location-db. Default: the
@@ -114,11 +116,24 @@ type Handler struct {
 	// read larger than the burst is split, never refused.
 	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
 
+	// What to do about shared caches (a CDN, a caching proxy) in front of
+	// Caddy, which may serve one client's response to the next without the
+	// gateway seeing that request. `guard` (default): a response passed on
+	// for content that some order names in any country (allowed here,
+	// exempt, throttled or a dry run) is marked so that shared caches do not
+	// store it (`Cache-Control: private`, merged into the app's directives,
+	// and `CDN-Cache-Control: no-store`), and so cannot carry it to a
+	// client where it is withheld. Responses for content that no order
+	// names are untouched. `allow`: responses are passed on as the app sent
+	// them; only for caches whose keys include the client's country.
+	SharedCache string `json:"shared_cache,omitempty"`
+
 	db        *geo.Database
 	register  *blocklist.Register
 	budgets   *throttle.Store
 	exempt    []netip.Prefix
 	blockAll  bool
+	guard     bool
 	linkValue string
 	page      *template.Template
 	metrics   *metrics
@@ -145,6 +160,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("exempt: %w", err)
 	}
 	h.blockAll = h.UnknownCountry == "block"
+	switch h.SharedCache {
+	case "", "guard":
+		h.guard = true
+	case "allow":
+	default:
+		return fmt.Errorf("shared_cache: must be allow or guard, got %q", h.SharedCache)
+	}
 	if h.BlockedBy != "" {
 		h.linkValue = "<" + h.BlockedBy + `>; rel="blocked-by"`
 	}
@@ -230,7 +252,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.isExempt(addr) {
 		repl.Set(placeholderAction, boxedActionExempt)
 		h.metrics.exempt.Inc()
-		return next.ServeHTTP(w, r)
+		return next.ServeHTTP(h.guardIfListed(w, r), r)
 	}
 
 	country, order, verdict := h.decide(addr, r.URL.EscapedPath(), r.URL.RawQuery, r.Header)
@@ -239,6 +261,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	case blocklist.Applies:
 	case blocklist.Ambiguous:
 		return h.refuse(w, r, next, addr, country)
+	case blocklist.ListedElsewhere:
+		repl.Set(placeholderAction, boxedActionAllow)
+		h.metrics.allowed.Inc()
+		return next.ServeHTTP(h.guardListed(w), r)
 	default:
 		repl.Set(placeholderAction, boxedActionAllow)
 		h.metrics.allowed.Inc()
@@ -252,10 +278,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.DryRun {
 		repl.Set(placeholderDryRun, true)
 		h.logDecision(r, addr, country, &order, nil)
-		return next.ServeHTTP(w, r)
+		return next.ServeHTTP(h.guardListed(w), r)
 	}
 	if order.Action == blocklist.ActionThrottle {
-		return h.throttle(w, r, next, addr, country, &order)
+		return h.throttle(h.guardListed(w), r, next, addr, country, &order)
 	}
 	h.logDecision(r, addr, country, &order, nil)
 	return h.withhold(w, r, country, &order)
@@ -267,20 +293,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // It allocates nothing when no order applies to an ordinary path. header, if
 // not nil, is searched for the URL rewriting headers some applications route
 // by (see rewriteHeaders).
+//
+// Without the shared-cache guard, clients in countries without orders cost a
+// country lookup and nothing more. With it, every request is matched, since
+// an order elsewhere must keep its answer out of shared caches; a path that
+// would be refused in a country with orders is only ListedElsewhere in one
+// without.
 func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Header) (country string, order blocklist.Order, verdict blocklist.Verdict) {
 	country = h.db.Country(addr)
 	in := country
+	ordered := true // some order may apply in the client's country
 	switch {
 	case country == "" && h.blockAll:
 		in = blocklist.AnyCountry
 	case !h.register.HasCountry(country):
-		return country, order, blocklist.Unlisted
+		if !h.guard {
+			return country, order, blocklist.Unlisted
+		}
+		ordered = false
 	}
 	var now time.Time
 	if h.register.Timed() {
 		now = time.Now()
 	}
 	order, verdict = h.register.Match(in, path, rawQuery, now)
+	if verdict == blocklist.Ambiguous && !ordered {
+		return country, order, blocklist.ListedElsewhere
+	}
 	if verdict == blocklist.Applies || verdict == blocklist.Ambiguous || header == nil {
 		return country, order, verdict
 	}
@@ -288,10 +327,12 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Hea
 		for _, u := range header[name] {
 			p, q := splitRequestURI(u)
 			o, v := h.register.Match(in, p, q, now)
-			switch v {
-			case blocklist.Applies, blocklist.Ambiguous:
+			switch {
+			case v == blocklist.Ambiguous && !ordered:
+				verdict = blocklist.ListedElsewhere
+			case v == blocklist.Applies, v == blocklist.Ambiguous:
 				return country, o, v
-			case blocklist.ListedElsewhere:
+			case v == blocklist.ListedElsewhere:
 				verdict = v
 			}
 		}
@@ -362,6 +403,18 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.
 	}
 	_, err := io.WriteString(w, body)
 	return err
+}
+
+// listedAnywhere reports whether some order, in any country, names what a
+// request for path and query asks for (or the path is too ambiguous to
+// tell): AnyCountry is covered by every order.
+func (h *Handler) listedAnywhere(path, rawQuery string) bool {
+	var now time.Time
+	if h.register.Timed() {
+		now = time.Now()
+	}
+	_, v := h.register.Match(blocklist.AnyCountry, path, rawQuery, now)
+	return v != blocklist.Unlisted
 }
 
 // throttle passes the request on with its body, and with "both" its

@@ -7,12 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
 
@@ -126,16 +123,10 @@ func TestIntegrationRewriteHeaders(t *testing.T) {
 // router, its int converter that reads any Unicode digit, merge_slashes redirects) behind a
 // real Caddy, fed the same generated spellings. Flask comes from Debian's python3-flask.
 func TestIntegrationFlask(t *testing.T) {
-	python := requireCommand(t, "/usr/bin/python3", "-c", "import flask")
-	port := freePort(t)
-	cmd := exec.Command(python, "testdata/apps/flask_app.py", strconv.Itoa(port))
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	appAddr := "127.0.0.1:" + strconv.Itoa(port)
-	waitListening(t, appAddr)
+	python := requireProgram(t, []string{"/usr/bin/python3"}, "-c", "import flask")
+	appAddr := freeLoopbackAddr(t)
+	_, port, _ := net.SplitHostPort(appAddr)
+	startProgram(t, appAddr, nil, python, "testdata/apps/flask_app.py", port)
 
 	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
@@ -199,56 +190,5 @@ http://localhost:9080 {
 	t.Logf("%d withheld or refused, %d passed", withheld, passed)
 	if passed == 0 || withheld == 0 {
 		t.Errorf("the spellings exercised one side only: %d withheld or refused, %d passed", withheld, passed)
-	}
-}
-
-// requireAllEnv, when set (CI sets it), turns a missing external program from a skip into a
-// failure: the tests that need one must run in CI.
-const requireAllEnv = "GEORESTRICT_TEST_REQUIRE_ALL"
-
-// requireCommand returns the path of name after checking that it runs with args, or skips
-// the test when it does not and GEORESTRICT_TEST_REQUIRE_ALL is unset.
-func requireCommand(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		err = exec.Command(path, args...).Run()
-	}
-	if err == nil {
-		return path
-	}
-	msg := fmt.Sprintf("%s %s does not run here (%v); .ci/run installs what the tests need", name, strings.Join(args, " "), err)
-	if os.Getenv(requireAllEnv) != "" {
-		t.Fatalf("%s, and %s is set", msg, requireAllEnv)
-	}
-	t.Skipf("%s; set %s to make this a failure", msg, requireAllEnv)
-	return ""
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// waitListening waits until something accepts connections on addr.
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing listens on %s: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
