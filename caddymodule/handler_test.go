@@ -2,14 +2,18 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/georestrict/caddy-georestrict/blocklist"
 )
 
 func newTestHandler(t *testing.T, mutate func(h *Handler)) *Handler {
@@ -75,6 +79,36 @@ func TestHandlerDecisions(t *testing.T) {
 			}
 			if got, _ := repl.GetString(placeholderCountry); got != tc.country {
 				t.Errorf("{%s} = %q, want %q", placeholderCountry, got, tc.country)
+			}
+			// Every placeholder is set on every request, so a config that
+			// uses one never sees its literal text.
+			for _, p := range []string{placeholderCountry, placeholderAction, placeholderOrderID, placeholderAuthority, placeholderDryRun} {
+				if _, ok := repl.Get(p); !ok {
+					t.Errorf("{%s} is not set", p)
+				}
+			}
+			if got, _ := repl.GetString(placeholderDryRun); got != "false" {
+				t.Errorf("{%s} = %q, want false", placeholderDryRun, got)
+			}
+		})
+	}
+}
+
+// TestHandlerAllowPathAllocatesNothing: deciding to let a request pass, and
+// setting every placeholder for it, costs no allocation.
+func TestHandlerAllowPathAllocatesNothing(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"81.2.69.0/24"} })
+	for _, tc := range []struct{ name, ip, target string }{
+		{"country without orders", ipUS, "/someuser/status/123"},
+		{"country with orders", ipRussia, "/someuser/status/124"},
+		{"unknown country", ipPrivate, "/someuser/status/123"},
+		{"exempt", "81.2.69.1", "/someuser/status/123"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := newRequest(http.MethodGet, tc.target, tc.ip)
+			w := discardWriter{header: http.Header{}}
+			if n := testing.AllocsPerRun(100, func() { _ = h.ServeHTTP(w, r, noopHandler{}) }); n != 0 {
+				t.Errorf("%v allocations per request", n)
 			}
 		})
 	}
@@ -251,20 +285,28 @@ func TestHandlerLogLine(t *testing.T) {
 			h := newTestHandler(t, func(h *Handler) { h.LogClientIP = logIP })
 			core, logs := observer.New(zap.InfoLevel)
 			h.logger = zap.New(core)
+			var requestID string
 			for _, target := range []string{"/someuser/status/123", "/someuser/status/9"} {
-				r, _ := newRequest("GET", target, ipRussia)
+				r, repl := newRequest("GET", target, ipRussia)
 				if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
 					t.Fatal(err)
+				}
+				if requestID == "" {
+					requestID, _ = repl.GetString("http.request.uuid")
 				}
 			}
 			if logs.Len() != 1 {
 				t.Fatalf("logged %d lines for one enforced and one allowed request, want 1: %v", logs.Len(), logs.All())
 			}
 			fields := logs.All()[0].ContextMap()
-			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123"} {
+			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123",
+				"reference": "2-1687/2024", "request_id": requestID} {
 				if fields[k] != want {
 					t.Errorf("field %s = %v, want %v", k, fields[k], want)
 				}
+			}
+			if requestID == "" {
+				t.Error("the request has no uuid")
 			}
 			if _, has := fields["client_ip"]; has != logIP {
 				t.Errorf("client_ip logged: %v, want %v", has, logIP)
@@ -275,15 +317,20 @@ func TestHandlerLogLine(t *testing.T) {
 
 func TestHandlerMetrics(t *testing.T) {
 	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"81.2.69.0/24"} })
-	for _, req := range []struct{ ip, target string }{
-		{ipRussia, "/someuser/status/123"},
-		{ipRussia, "/someuser/status/123"},
-		{ipRussia, "/someuser/status/9"},
-		{ipUS, "/someuser/status/123"},
-		{"81.2.69.1", "/someuser/status/123"},
+	dry := newTestHandler(t, func(h *Handler) { h.DryRun = true })
+	for _, req := range []struct {
+		h          *Handler
+		ip, target string
+	}{
+		{h, ipRussia, "/someuser/status/123"},
+		{h, ipRussia, "/someuser/status/123"},
+		{h, ipRussia, "/someuser/status/9"},
+		{h, ipUS, "/someuser/status/123"},
+		{h, "81.2.69.1", "/someuser/status/123"},
+		{dry, ipRussia, "/someuser/status/123"},
 	} {
 		r, _ := newRequest("GET", req.target, req.ip)
-		if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
+		if err := req.h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -295,13 +342,93 @@ func TestHandlerMetrics(t *testing.T) {
 		{"requests{allowed}", testutil.ToFloat64(h.metrics.allowed), 2},
 		{"requests{exempt}", testutil.ToFloat64(h.metrics.exempt), 1},
 		{"requests{enforced}", testutil.ToFloat64(h.metrics.requests.WithLabelValues("enforced")), 2},
+		{"requests{enforced}, dry run", testutil.ToFloat64(dry.metrics.requests.WithLabelValues("enforced")), 0},
+		{"requests{dry_run}, dry run", testutil.ToFloat64(dry.metrics.requests.WithLabelValues("dry_run")), 1},
 		{"enforced{RU,block,false}", testutil.ToFloat64(h.metrics.enforcedVec.WithLabelValues("RU", "block", "false")), 2},
-		{"register_orders{block}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "block")), 3},
-		{"register_orders{throttle}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(h.Registers, ","), "throttle")), 1},
+		{"enforced{RU,block,true}, dry run", testutil.ToFloat64(dry.metrics.enforcedVec.WithLabelValues("RU", "block", "true")), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+	want := fmt.Sprintf(`
+# HELP caddy_georestrict_register_orders Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.
+# TYPE caddy_georestrict_register_orders gauge
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="",registers=%[1]q} 3
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="",registers=%[1]q} 1
+`, h.Registers[0])
+	if err := testutil.CollectAndCompare(h.metrics.orders, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRegisterOrdersMetric checks that caddy_georestrict_register_orders
+// counts what the handlers of a config enforce now: orders inside their time
+// window, separately for handlers whose hosts keep other orders of the same
+// files, and separately for dry runs.
+func TestRegisterOrdersMetric(t *testing.T) {
+	dir := t.TempDir()
+	db := testDatabase(t, dir)
+	reg := writeFile(t, dir, "timed.csv", registerHdr+
+		"always,RU,post:1,block,,,,,,\n"+
+		"expired,RU,post:2,block,,,,,2020-01-01,2021-01-01\n"+
+		"future,RU,post:3,block,,,,,2999-01-01,\n"+
+		"current,RU,post:4,block,,,,,2020-01-01,9999-12-31\n"+
+		"slow,RU,path:/media/*,throttle 64KiB/s,,,,,2020-01-01,\n"+
+		"own-host,RU,https://microblog.example/u/status/5,block,,,,,,\n"+
+		"other-host,RU,https://other.example/u/status/6,block,,,,,,\n")
+
+	ctx := newTestContext(t)
+	handlers := []*Handler{
+		{GeoIPDB: db, Registers: []string{reg}},
+		{GeoIPDB: db, Registers: []string{reg}},
+		{GeoIPDB: db, Registers: []string{reg}, Hosts: []string{"Microblog.example"}},
+		{GeoIPDB: db, Registers: []string{reg}, DryRun: true},
+	}
+	for _, h := range handlers {
+		if err := h.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Cleanup() })
+	}
+	if handlers[0].metrics.orders != handlers[3].metrics.orders {
+		t.Fatal("handlers of one config do not share the collector")
+	}
+	// Of seven orders, expired and future are not in force now, and
+	// other-host is skipped where hosts are set.
+	want := fmt.Sprintf(`
+# HELP caddy_georestrict_register_orders Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.
+# TYPE caddy_georestrict_register_orders gauge
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="",registers=%[1]q} 4
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="",registers=%[1]q} 1
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="microblog.example",registers=%[1]q} 3
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="microblog.example",registers=%[1]q} 1
+caddy_georestrict_register_orders{action="block",dry_run="true",hosts="",registers=%[1]q} 4
+caddy_georestrict_register_orders{action="throttle",dry_run="true",hosts="",registers=%[1]q} 1
+`, reg)
+	if err := testutil.CollectAndCompare(handlers[0].metrics.orders, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+
+	// The count follows the clock, not the last reload.
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want [3]int
+	}{
+		{"before every window", time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 3, 0}},
+		{"inside the expired window", time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 5, 1}},
+		{"the instant the expired one ends", time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 4, 1}},
+		{"after the future one starts", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 5, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oc := &orderCounts{reg: handlers[0].register}
+			got := oc.inForce(tc.at)
+			if got[blocklist.ActionBlock] != tc.want[blocklist.ActionBlock] || got[blocklist.ActionThrottle] != tc.want[blocklist.ActionThrottle] {
+				t.Errorf("in force at %s: %d blocks, %d throttles; want %d, %d", tc.at.Format(time.DateOnly),
+					got[blocklist.ActionBlock], got[blocklist.ActionThrottle], tc.want[blocklist.ActionBlock], tc.want[blocklist.ActionThrottle])
+			}
+		})
 	}
 }
 
@@ -313,6 +440,8 @@ func TestHandlerProvisionErrors(t *testing.T) {
 	dup := writeFile(t, dir, "dup.csv", registerHdr+"rkn-1,RU,post:9,block,,,,,,\n")
 	corrupt := writeFile(t, dir, "corrupt.mmdb", "not a database")
 	badPage := writeFile(t, dir, "bad.html", "{{.Nope")
+	failingPage := writeFile(t, dir, "failing.html", "<p>{{.OrderID}} {{.Nope}}</p>")
+	nilPage := writeFile(t, dir, "nil.html", `{{template "missing" .}}`)
 
 	tests := []struct {
 		name string
@@ -328,6 +457,12 @@ func TestHandlerProvisionErrors(t *testing.T) {
 		{"bad page template", Handler{GeoIPDB: db, Registers: []string{good}, Page: badPage}, []string{"page", "bad.html"}},
 		{"bad pattern", Handler{GeoIPDB: db, Registers: []string{good}, Patterns: []string{"/status/post"}}, []string{"patterns"}},
 		{"negative cache", Handler{GeoIPDB: db, Registers: []string{good}, GeoIPCache: new(-1)}, []string{"geoip_cache"}},
+		{"page that fails when rendered", Handler{GeoIPDB: db, Registers: []string{good}, Page: failingPage}, []string{"page", "failing.html", "Nope"}},
+		{"page that calls a missing template", Handler{GeoIPDB: db, Registers: []string{good}, Page: nilPage}, []string{"page", "nil.html", "missing"}},
+		{"missing page", Handler{GeoIPDB: db, Registers: []string{good}, Page: dir + "/absent.html"}, []string{"page", "absent.html"}},
+		{"blocked_by that breaks the Link header", Handler{GeoIPDB: db, Registers: []string{good}, BlockedBy: "https://ops.example/a>b"}, []string{"blocked_by", "percent-encode", "%3E"}},
+		{"hosts with a scheme", Handler{GeoIPDB: db, Registers: []string{good}, Hosts: []string{"https://blog.example.net"}}, []string{"hosts", "is a URL", "blog.example.net"}},
+		{"hosts with a port", Handler{GeoIPDB: db, Registers: []string{good}, Hosts: []string{"blog.example.net:443"}}, []string{"hosts", "port"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,6 +491,12 @@ func TestHandlerValidate(t *testing.T) {
 		{"unknown_country", Handler{Registers: []string{"r.csv"}, UnknownCountry: "deny"}, "unknown_country"},
 		{"relative blocked_by", Handler{Registers: []string{"r.csv"}, BlockedBy: "/transparency"}, "blocked_by"},
 		{"blocked_by not http", Handler{Registers: []string{"r.csv"}, BlockedBy: "javascript:alert(1)"}, "blocked_by"},
+		{"blocked_by with a space", Handler{Registers: []string{"r.csv"}, BlockedBy: "https://ops.example/a b"}, "blocked_by"},
+		{"hosts with a path", Handler{Registers: []string{"r.csv"}, Hosts: []string{"blog.example.net/"}}, "hosts"},
+		{"exempt", Handler{Registers: []string{"r.csv"}, Exempt: []string{"10.0.0.0/8", "10.0.0.300"}}, "exempt"},
+		{"negative throttle_burst", Handler{Registers: []string{"r.csv"}, ThrottleBurst: -1}, "throttle_burst"},
+		{"bad pattern", Handler{Registers: []string{"r.csv"}, Patterns: []string{"/status/post"}}, "patterns"},
+		{"missing page", Handler{Registers: []string{"r.csv"}, Page: "/nonexistent/451.html"}, "page"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

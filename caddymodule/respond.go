@@ -40,6 +40,17 @@ type Notice struct {
 	Path string `json:"path"`
 }
 
+// sampleNotice is a notice with every field set, to try a custom page on.
+func sampleNotice() Notice {
+	until := time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
+	return Notice{
+		OrderID: "sample-1", Country: "RU", Target: "post:123",
+		Authority: "Roskomnadzor", Reference: "2-1687/2024", NoticeURL: "https://notice.example/sample-1",
+		Reason: "Prohibited information.", Until: &until, BlockedBy: "https://microblog.example/transparency",
+		Path: "/someuser/status/123",
+	}
+}
+
 //go:embed page.html
 var defaultPageSource string
 
