@@ -115,30 +115,53 @@ func TestHandlerAllowPathAllocatesNothing(t *testing.T) {
 }
 
 func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 	h := newTestHandler(t, nil)
 	tests := []struct {
 		name        string
 		method      string
 		accept      string
+		language    string // Accept-Language
 		contentType string
+		wantLang    string
 		contains    []string
 	}{
-		{"browser", "GET", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html; charset=utf-8",
-			[]string{"<title>451 Unavailable For Legal Reasons</title>", "withheld in RU", "Roskomnadzor", "2-1687/2024",
-				`href="https://notice.example/rkn-1"`, "Prohibited information.", "post:123", "rkn-1", `name="viewport"`}},
-		{"api client", "GET", "application/json", "application/json",
-			[]string{`"status":451`, `"id":"rkn-1"`, `"country":"RU"`, `"authority":"Roskomnadzor"`, `"reference":"2-1687/2024"`, `"notice":"https://notice.example/rkn-1"`}},
-		{"curl", "GET", "*/*", "text/plain; charset=utf-8",
-			[]string{"451 Unavailable For Legal Reasons", "withheld in RU", "Authority: Roskomnadzor", "Reference: 2-1687/2024", "Notice: https://notice.example/rkn-1"}},
-		{"no accept header", "GET", "", "text/plain; charset=utf-8", []string{"Order: rkn-1"}},
-		{"json preferred by quality", "GET", "text/html;q=0.5, application/json", "application/json", []string{`"id":"rkn-1"`}},
-		{"head", "HEAD", "text/html", "text/html; charset=utf-8", nil},
+		{"browser", "GET", browser, "", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "<title>451 Unavailable For Legal Reasons</title>", "This post is withheld in your country",
+				"visitors from your country (Russia)", "It is still available elsewhere.", "<dd>Russia</dd>", "Roskomnadzor", "2-1687/2024",
+				`href="https://notice.example/rkn-1"`, "Prohibited information.", "post 123", "rkn-1", `name="viewport"`}},
+		{"browser in russian", "GET", browser, "ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "text/html; charset=utf-8", "ru",
+			[]string{`<html lang="ru">`, "Эта публикация недоступна в вашей стране", "из вашей страны (Россия)", "В других странах она доступна.",
+				"<dd>Россия</dd>", "Орган, принявший решение", "публикация 123",
+				// The register's own text is shown as written.
+				"Roskomnadzor", "2-1687/2024", "Prohibited information."}},
+		{"browser preferring english by quality", "GET", browser, "ru;q=0.5, en", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "This post is withheld"}},
+		{"browser in german", "GET", browser, "de-DE,de;q=0.9", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "(Russia)"}},
+		{"api client", "GET", "application/json", "", "application/json", "en",
+			[]string{`"status":451`, `"id":"rkn-1"`, `"country":"RU"`, `"country_name":"Russia"`, `"authority":"Roskomnadzor"`,
+				`"reference":"2-1687/2024"`, `"notice":"https://notice.example/rkn-1"`}},
+		{"api client in russian", "GET", "application/json", "ru", "application/json", "ru",
+			[]string{`"country":"RU"`, `"country_name":"Россия"`, `"target":"post:123"`}},
+		{"curl", "GET", "*/*", "", "text/plain; charset=utf-8", "en",
+			[]string{"451 Unavailable For Legal Reasons", "This post is withheld in your country", "Withheld: post 123",
+				"Country: Russia (RU)", "Demanded by: Roskomnadzor", "Decision: 2-1687/2024", "Public notice: https://notice.example/rkn-1",
+				"Reason: Prohibited information."}},
+		{"curl in russian", "GET", "*/*", "ru", "text/plain; charset=utf-8", "ru",
+			[]string{"Эта публикация недоступна в вашей стране", "Страна: Россия (RU)", "Орган, принявший решение: Roskomnadzor", "Предписание: rkn-1"}},
+		{"no accept header", "GET", "", "", "text/plain; charset=utf-8", "en", []string{"Order: rkn-1"}},
+		{"json preferred by quality", "GET", "text/html;q=0.5, application/json", "", "application/json", "en", []string{`"id":"rkn-1"`}},
+		{"head", "HEAD", "text/html", "", "text/html; charset=utf-8", "en", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := newRequest(tc.method, "/someuser/status/123", ipRussia)
 			if tc.accept != "" {
 				r.Header.Set("Accept", tc.accept)
+			}
+			if tc.language != "" {
+				r.Header.Set("Accept-Language", tc.language)
 			}
 			w := httptest.NewRecorder()
 			if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
@@ -149,10 +172,11 @@ func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
 				t.Fatalf("status = %d, want 451", res.StatusCode)
 			}
 			for k, want := range map[string]string{
-				"Link":          `<https://microblog.example/transparency>; rel="blocked-by"`,
-				"Cache-Control": "no-store",
-				"Content-Type":  tc.contentType,
-				"Vary":          "Accept",
+				"Link":             `<https://microblog.example/transparency>; rel="blocked-by"`,
+				"Cache-Control":    "no-store",
+				"Content-Type":     tc.contentType,
+				"Content-Language": tc.wantLang,
+				"Vary":             "Accept, Accept-Language",
 			} {
 				if got := res.Header.Get(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
@@ -172,6 +196,97 @@ func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
 				if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 					t.Errorf("body is not JSON: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestHandlerPageSaysWhatIsWithheld renders the built-in answer for every
+// kind of target, in both languages, for a known and an unknown country and
+// an order that applies everywhere.
+func TestHandlerPageSaysWhatIsWithheld(t *testing.T) {
+	dir := t.TempDir()
+	reg := registerHdr +
+		"p-1,RU,post:123,block,,,,,,\n" +
+		"a-1,RU,account:censoreduser,block,,,,,,\n" +
+		"x-1,RU,path:/hashtag/banned,block,,,,,,\n" +
+		"m-1,RU,path:/media/private*,block,,,,,,\n" +
+		"w-1,*,post:42,block,,,,,,2031-03-05\n"
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: []string{writeFile(t, dir, "r.csv", reg)}, UnknownCountry: "block"}
+	provisionHandler(t, h)
+
+	tests := []struct {
+		name, clientIP, target, language string
+		contains                         []string
+	}{
+		{"post", ipRussia, "/someuser/status/123", "en", []string{"This post is withheld in your country", "this post is not shown to visitors from your country (Russia)", "post 123"}},
+		{"account", ipRussia, "/CensoredUser/media", "en", []string{"This account is withheld in your country", "account @censoreduser"}},
+		{"page", ipRussia, "/hashtag/banned", "en", []string{"This page is withheld in your country", "page /hashtag/banned"}},
+		{"pages under a prefix", ipRussia, "/media/private/1.jpg", "en", []string{"This page is withheld", "pages starting with /media/private"}},
+		{"unknown country", ipPrivate, "/someuser/status/123", "en", []string{"This post is withheld where you are", "the country you are visiting from cannot be determined"}},
+		{"everywhere", ipUS, "/u/status/42", "en", []string{"This post is withheld in your country", "not shown in any country", "Until", "5 March 2031"}},
+		{"post, russian", ipRussia, "/someuser/status/123", "ru", []string{"Эта публикация недоступна в вашей стране", "Доступ к ней", "(Россия)", "В других странах она доступна", "публикация 123"}},
+		{"account, russian", ipRussia, "/censoreduser", "ru", []string{"Этот аккаунт недоступен в вашей стране", "Доступ к нему", "(Россия)", "он доступен", "аккаунт @censoreduser"}},
+		{"page, russian", ipRussia, "/hashtag/banned", "ru", []string{"Эта страница недоступна в вашей стране", "страница /hashtag/banned"}},
+		{"pages under a prefix, russian", ipRussia, "/media/private/1.jpg", "ru", []string{"страницы, начинающиеся с /media/private"}},
+		{"unknown country, russian", ipUnlisted, "/someuser/status/123", "ru", []string{"недоступна в вашем регионе", "определить не удалось"}},
+		{"everywhere, russian", ipUS, "/u/status/42", "ru", []string{"во всех странах", "США", "Действует до", "5 марта 2031 г."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, accept := range []string{"text/html", "text/plain"} {
+				r, _ := newRequest("GET", tc.target, tc.clientIP)
+				r.Header.Set("Accept", accept)
+				r.Header.Set("Accept-Language", tc.language)
+				w := httptest.NewRecorder()
+				if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+					t.Fatal(err)
+				}
+				if w.Code != 451 {
+					t.Fatalf("%s: status %d, want 451", accept, w.Code)
+				}
+				body := w.Body.String()
+				for _, s := range tc.contains {
+					if !strings.Contains(body, s) {
+						t.Errorf("%s: body lacks %q:\n%s", accept, s, body)
+					}
+				}
+				if strings.Contains(body, "elsewhere") && strings.Contains(body, "any country") {
+					t.Errorf("%s: an order for everywhere says the content is available elsewhere:\n%s", accept, body)
+				}
+			}
+		})
+	}
+}
+
+func TestNegotiateLanguage(t *testing.T) {
+	tests := []struct {
+		header, want string
+	}{
+		{"", "en"},
+		{"ru", "ru"},
+		{"ru-RU", "ru"},
+		{"RU-ru", "ru"},
+		{"ru_RU", "ru"},
+		{"en-GB,en;q=0.9", "en"},
+		{"ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"},
+		{"en;q=0.7, ru;q=0.8", "ru"},
+		{"ru;q=0.5, en", "en"},
+		{"ru, en", "ru"},
+		{"en, ru", "en"},
+		{"de-DE, de;q=0.9", "en"},
+		{"de, ru;q=0.3", "ru"},
+		{"uk, be;q=0.9", "en"},
+		{"ru;q=0", "en"},
+		{"ru;q=0.2, *;q=0.5", "en"},
+		{"*;q=0.1, ru;q=0.5", "ru"},
+		{"ru;q=bogus, en;q=0.1", "ru"},
+		{" ru ; q=0.9 , en ; q=0.8 ", "ru"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.header, func(t *testing.T) {
+			if got := negotiateLanguage(tc.header).code; got != tc.want {
+				t.Errorf("negotiateLanguage(%q) = %s, want %s", tc.header, got, tc.want)
 			}
 		})
 	}
@@ -220,6 +335,27 @@ func TestHandlerCustomPage(t *testing.T) {
 	}
 	if got, want := w.Body.String(), "<p>rkn-1 for RU by Roskomnadzor</p>"; got != want {
 		t.Errorf("body = %q, want %q", got, want)
+	}
+}
+
+func TestHandlerCustomPageGetsTheNewFields(t *testing.T) {
+	dir := t.TempDir()
+	page := writeFile(t, dir, "451.html", `<p lang="{{.Language}}">{{.Kind}} withheld in {{.CountryName}}</p>`)
+	h := newTestHandler(t, func(h *Handler) { h.Page = page })
+	for _, tc := range []struct{ language, want string }{
+		{"", `<p lang="en">post withheld in Russia</p>`},
+		{"ru", `<p lang="ru">post withheld in Россия</p>`},
+	} {
+		r, _ := newRequest("GET", "/someuser/status/123", ipRussia)
+		r.Header.Set("Accept", "text/html")
+		r.Header.Set("Accept-Language", tc.language)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.Body.String(); got != tc.want {
+			t.Errorf("Accept-Language %q: body = %q, want %q", tc.language, got, tc.want)
+		}
 	}
 }
 

@@ -86,13 +86,13 @@ func TestIntegrationEnforcesByCountry(t *testing.T) {
 		wantBody     string
 		sanctioned   bool
 	}{
-		{"russia, listed post", ipRussia, "/someuser/status/123", 451, "withheld in RU", true},
+		{"russia, listed post", ipRussia, "/someuser/status/123", 451, "Country: Russia (RU)", true},
 		{"russia through two proxies: Caddy takes the leftmost address", ipRussia + ", " + ipUS, "/someuser/status/123", 451, "Roskomnadzor", true},
 		{"russia, IPv6", ipRussiaV6, "/someuser/status/123", 451, "rkn-1", true},
 		{"russia, IPv4-mapped", "::ffff:" + ipRussia, "/someuser/status/123", 451, "rkn-1", true},
 		{"russia, encoded and dotted", ipRussia, "/SomeUser/%73tatus//./00123/", 451, "rkn-1", true},
 		{"russia, not listed", ipRussia, "/someuser/status/124", 200, "app country=RU action=allow", true},
-		{"belarus, listed account", ipBelarus, "/censoreduser", 451, "withheld in BY", true},
+		{"belarus, listed account", ipBelarus, "/censoreduser", 451, "Country: Belarus (BY)", true},
 		{"germany, listed path", ipGermany, "/hashtag/banned", 451, "Landgericht Berlin", false},
 		{"united states", ipUS, "/someuser/status/123", 200, "app country=US action=allow", false},
 		{"no forwarding header: loopback has no country", "", "/someuser/status/123", 200, "app country= action=allow", false},
@@ -150,7 +150,7 @@ func TestIntegrationJSONBody(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("body is not JSON: %v\n%s", err, body)
 	}
-	want := Notice{OrderID: "rkn-1", Country: "RU", Target: "post:123", Authority: "Roskomnadzor", Reference: "2-1687/2024",
+	want := Notice{OrderID: "rkn-1", Country: "RU", CountryName: "Russia", Target: "post:123", Authority: "Roskomnadzor", Reference: "2-1687/2024",
 		NoticeURL: "https://notice.example/rkn-1", Reason: "Prohibited information.", BlockedBy: "https://microblog.example/transparency",
 		Path: "/api/v1/statuses/123"}
 	if got.Status != 451 || got.Order != want {
