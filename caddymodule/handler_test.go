@@ -356,6 +356,9 @@ func TestHandlerCustomPageGetsTheNewFields(t *testing.T) {
 		if got := w.Body.String(); got != tc.want {
 			t.Errorf("Accept-Language %q: body = %q, want %q", tc.language, got, tc.want)
 		}
+		if got := w.Header().Values("Content-Language"); len(got) != 0 {
+			t.Errorf("Content-Language = %q for a custom page, want none: its language is its author's", got)
+		}
 	}
 }
 

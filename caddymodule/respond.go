@@ -103,6 +103,8 @@ func (h *Handler) withhold(w http.ResponseWriter, r *http.Request, country strin
 
 	var body bytes.Buffer
 	var contentType string
+	// A custom page is in whatever language its author wrote it in.
+	contentLanguage := lang.code
 	switch negotiate(r.Header.Get("Accept")) {
 	case formatJSON:
 		contentType = "application/json"
@@ -118,6 +120,7 @@ func (h *Handler) withhold(w http.ResponseWriter, r *http.Request, country strin
 			err = h.page.Execute(&body, pageData{n, lang.texts(n, order.Target, everywhere)})
 		} else {
 			err = h.page.Execute(&body, n)
+			contentLanguage = ""
 		}
 		if err != nil {
 			// A broken custom page must not leak the content: fall back
@@ -125,6 +128,7 @@ func (h *Handler) withhold(w http.ResponseWriter, r *http.Request, country strin
 			h.logger.Error("rendering the 451 page", zap.Error(err))
 			body.Reset()
 			contentType = "text/plain; charset=utf-8"
+			contentLanguage = lang.code
 			writeText(&body, n, lang.texts(n, order.Target, everywhere))
 		}
 	default:
@@ -137,7 +141,9 @@ func (h *Handler) withhold(w http.ResponseWriter, r *http.Request, country strin
 		hdr.Add("Link", h.linkValue)
 	}
 	hdr.Set("Content-Type", contentType)
-	hdr.Set("Content-Language", lang.code)
+	if contentLanguage != "" {
+		hdr.Set("Content-Language", contentLanguage)
+	}
 	hdr.Set("Content-Length", strconv.Itoa(body.Len()))
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
