@@ -16,9 +16,10 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("geo_restrict", httpcaddyfile.Before, "redir")
 }
 
-func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err error) {
+	defer recoverProvision("geo_restrict", &err, nil)
 	var gr Handler
-	err := gr.UnmarshalCaddyfile(h.Dispenser)
+	err = gr.UnmarshalCaddyfile(h.Dispenser)
 	return &gr, err
 }
 
@@ -83,9 +84,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := someArgs(d, &h.Hosts); err != nil {
 				return err
 			}
+			for _, host := range h.Hosts {
+				if err := checkHost(host); err != nil {
+					return d.Errf("hosts: %v", err)
+				}
+			}
 		case "blocked_by":
 			if err := oneArg(d, &h.BlockedBy); err != nil {
 				return err
+			}
+			if err := checkBlockedBy(h.BlockedBy); err != nil {
+				return d.Errf("blocked_by: %v", err)
 			}
 		case "unknown_country":
 			if err := oneArg(d, &h.UnknownCountry); err != nil {
@@ -97,6 +106,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "exempt":
 			if err := someArgs(d, &h.Exempt); err != nil {
 				return err
+			}
+			if _, err := parsePrefixes(h.Exempt); err != nil {
+				return d.Errf("exempt: %v", err)
 			}
 		case "dry_run":
 			if d.NextArg() {

@@ -1,13 +1,10 @@
 package caddymodule
 
 import (
-	"fmt"
 	"html/template"
 	"io"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -33,15 +30,16 @@ func init() {
 // Reasons (RFC 7725), slows the request body of a throttled route, or passes
 // the request on untouched.
 //
-// Every request it sees gets these placeholders, for logs and later routes:
+// Every request it sees gets all of these placeholders, for logs and later
+// routes; those that do not apply are empty:
 //
 // Placeholder | Description
 // ------------|-------------
-// `{http.geo_restrict.country}` | ISO 3166-1 alpha-2 code of the client's country; empty when unknown
+// `{http.geo_restrict.country}` | ISO 3166-1 alpha-2 code of the client's country; empty when unknown, and for exempt clients (not looked up)
 // `{http.geo_restrict.action}` | `allow`, `block`, `throttle` or `exempt`
 // `{http.geo_restrict.order_id}` | id of the order that applies; empty when none
-// `{http.geo_restrict.authority}` | authority that issued that order
-// `{http.geo_restrict.dry_run}` | `true` when the action was only logged (dry run)
+// `{http.geo_restrict.authority}` | authority that issued that order; empty when none
+// `{http.geo_restrict.dry_run}` | `true` when the action was only logged (dry run), else `false`
 //
 // The answer depends on the client's country, so a shared cache or CDN in
 // front of Caddy must not serve one country's response to another: by
@@ -78,13 +76,16 @@ type Handler struct {
 	// Twitter/X and Mastodon (listed in the README).
 	Reserved []string `json:"reserved,omitempty"`
 
-	// This app's host names. When set, orders whose target is a URL on
-	// another host are skipped (and counted in the load log). Hosts compare
-	// exactly, never as substrings.
+	// This app's host names, without scheme, port or path
+	// (`microblog.example`, not `https://microblog.example:443`). When set,
+	// orders whose target is a URL on another host are skipped (and counted
+	// in the load log). Hosts compare exactly, never as substrings.
 	Hosts []string `json:"hosts,omitempty"`
 
 	// URL of the operator that implements the block, sent in the
-	// `Link: <url>; rel="blocked-by"` header of RFC 7725. Optional.
+	// `Link: <url>; rel="blocked-by"` header of RFC 7725: an absolute http
+	// or https URL, with spaces, `<>"`, `;`, `,` and non-ASCII characters
+	// percent-encoded. Optional.
 	BlockedBy string `json:"blocked_by,omitempty"`
 
 	// What to do when the client's country is unknown (private, reserved or
@@ -103,7 +104,9 @@ type Handler struct {
 	DryRun bool `json:"dry_run,omitempty"`
 
 	// Path of an html/template file that renders the 451 page for browsers.
-	// It receives a Notice. Default: a built-in page.
+	// It receives a Notice, and is rendered once with a sample order when
+	// the config loads, so that a template error fails the load. Default: a
+	// built-in page in English or Russian, as the browser prefers.
 	Page string `json:"page,omitempty"`
 
 	// Log the full client IP in the line written for each enforced request.
@@ -149,67 +152,38 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision parses the configuration, loads (or shares) the country
-// database and the registers, and registers the metrics. Cheap parsing comes
-// first so that a typo fails before a large register is read.
-func (h *Handler) Provision(ctx caddy.Context) error {
+// Provision checks the settings, loads (or shares) the country database and
+// the registers, and registers the metrics. Every setting is checked before
+// anything is loaded, so that a typo fails before a large register is read.
+func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	h.logger = ctx.Logger()
+	defer recoverProvision("geo_restrict", &err, h.logger)
 
-	var err error
-	if h.exempt, err = parsePrefixes(h.Exempt); err != nil {
-		return fmt.Errorf("exempt: %w", err)
+	s, err := h.parseSettings()
+	if err != nil {
+		return err
 	}
+	h.exempt, h.page = s.exempt, s.page
 	h.blockAll = h.UnknownCountry == "block"
-	switch h.SharedCache {
-	case "", "guard":
-		h.guard = true
-	case "allow":
-	default:
-		return fmt.Errorf("shared_cache: must be allow or guard, got %q", h.SharedCache)
-	}
+	h.guard = s.guard
 	if h.BlockedBy != "" {
 		h.linkValue = "<" + h.BlockedBy + `>; rel="blocked-by"`
 	}
-	h.page = defaultPage
-	if h.Page != "" {
-		src, err := os.ReadFile(h.Page)
-		if err != nil {
-			return fmt.Errorf("page: %w", err)
-		}
-		if h.page, err = template.New(h.Page).Parse(string(src)); err != nil {
-			return fmt.Errorf("page: %w", err)
-		}
-	}
-	opts := blocklist.Options{Hosts: h.Hosts}
-	if opts.Patterns, err = parsePatterns(h.Patterns, h.Reserved); err != nil {
-		return fmt.Errorf("patterns: %w", err)
-	}
-	cacheSize := geo.DefaultCacheSize
-	if h.GeoIPCache != nil {
-		cacheSize = *h.GeoIPCache
-	}
-	if cacheSize < 0 {
-		return fmt.Errorf("geoip_cache: must not be negative, got %d", cacheSize)
-	}
-	if h.ThrottleBurst < 0 {
-		return fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
-	}
+	opts := blocklist.Options{Hosts: h.Hosts, Patterns: s.patterns}
 
-	db, key, err := loadDatabase(h.GeoIPDB, cacheSize, h.logger)
+	db, key, err := loadDatabase(h.GeoIPDB, s.cacheSize, h.logger)
 	if err != nil {
 		return err
 	}
 	h.db = db
 	h.poolKeys = append(h.poolKeys, key)
 
-	if len(h.Registers) > 0 {
-		reg, key, err := loadRegister(h.Registers, opts, h.logger)
-		if err != nil {
-			return err
-		}
-		h.register = reg
-		h.poolKeys = append(h.poolKeys, key)
+	reg, key, err := loadRegister(h.Registers, opts, h.logger)
+	if err != nil {
+		return err
 	}
+	h.register = reg
+	h.poolKeys = append(h.poolKeys, key)
 
 	budgets, key := loadBudgets(h.ThrottleBurst)
 	h.budgets = budgets
@@ -219,29 +193,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
-	if h.register != nil {
-		h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.register)
-	}
+	h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.Hosts, h.DryRun, h.register)
 	return nil
 }
 
-// Validate checks the configuration that Provision does not need to parse.
+// Validate checks the settings, as Provision did before it loaded anything;
+// `caddy validate` and `caddy adapt --validate` report through it too.
 func (h *Handler) Validate() error {
-	if len(h.Registers) == 0 {
-		return fmt.Errorf("registers: at least one register file is required")
-	}
-	switch h.UnknownCountry {
-	case "", "allow", "block":
-	default:
-		return fmt.Errorf("unknown_country: must be allow or block, got %q", h.UnknownCountry)
-	}
-	if h.BlockedBy != "" {
-		u, err := url.Parse(h.BlockedBy)
-		if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return fmt.Errorf("blocked_by: must be an absolute http or https URL, got %q", h.BlockedBy)
-		}
-	}
-	return nil
+	_, err := h.parseSettings()
+	return err
 }
 
 // ServeHTTP decides for one request and enforces the decision.
@@ -250,33 +210,35 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	addr := clientAddr(r)
 	if h.isExempt(addr) {
-		repl.Set(placeholderAction, boxedActionExempt)
+		setNoOrder(repl, boxedNoCountry, boxedActionExempt)
 		h.metrics.exempt.Inc()
 		return next.ServeHTTP(h.guardIfListed(w, r), r)
 	}
 
 	country, order, verdict := h.decide(addr, r.URL.EscapedPath(), r.URL.RawQuery, r.Header)
-	repl.Set(placeholderCountry, boxCountry(country))
 	switch verdict {
 	case blocklist.Applies:
+		repl.Set(placeholderCountry, boxCountry(country))
 	case blocklist.Ambiguous:
+		setNoOrder(repl, boxCountry(country), boxedActionRefuse)
 		return h.refuse(w, r, next, addr, country)
 	case blocklist.ListedElsewhere:
-		repl.Set(placeholderAction, boxedActionAllow)
+		setNoOrder(repl, boxCountry(country), boxedActionAllow)
 		h.metrics.allowed.Inc()
 		return next.ServeHTTP(h.guardListed(w), r)
 	default:
-		repl.Set(placeholderAction, boxedActionAllow)
+		setNoOrder(repl, boxCountry(country), boxedActionAllow)
 		h.metrics.allowed.Inc()
 		return next.ServeHTTP(w, r)
 	}
 
+	repl.Set(placeholderCountry, boxCountry(country))
 	repl.Set(placeholderOrderID, order.ID)
 	repl.Set(placeholderAuthority, order.Authority)
 	repl.Set(placeholderAction, order.Action.String())
+	repl.Set(placeholderDryRun, boxBool(h.DryRun))
 	h.metrics.enforced(country, order.Action, h.DryRun)
 	if h.DryRun {
-		repl.Set(placeholderDryRun, true)
 		h.logDecision(r, addr, country, &order, nil)
 		return next.ServeHTTP(h.guardListed(w), r)
 	}
@@ -487,13 +449,22 @@ func (h *Handler) logDecision(r *http.Request, addr netip.Addr, country string, 
 	if c == nil {
 		return
 	}
-	fields := make([]zap.Field, 0, 16)
+	// The request id is Caddy's {http.request.uuid}: reading it here puts
+	// the same id in the access log (as "uuid"), so the two lines join.
+	// Only enforced requests pay for it.
+	var requestID string
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		requestID, _ = repl.GetString("http.request.uuid")
+	}
+	fields := make([]zap.Field, 0, 18)
 	fields = append(fields,
 		zap.String("order", order.ID),
 		zap.String("country", country),
 		zap.String("action", order.Action.String()),
 		zap.String("target", order.Target.String()),
 		zap.String("authority", order.Authority),
+		zap.String("reference", order.Reference),
+		zap.String("request_id", requestID),
 		zap.String("method", r.Method),
 		zap.String("host", r.Host),
 		zap.String("path", r.URL.Path),
@@ -547,35 +518,6 @@ func clientAddr(r *http.Request) netip.Addr {
 		return netip.Addr{}
 	}
 	return addr.Unmap()
-}
-
-// parsePrefixes parses CIDR ranges and single addresses, expanding
-// `private_ranges` the way Caddy's own client_ip matcher does.
-func parsePrefixes(ranges []string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range ranges {
-		if s == "private_ranges" {
-			for _, r := range caddyhttp.PrivateRangesCIDR() {
-				out = append(out, netip.MustParsePrefix(r))
-			}
-			continue
-		}
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("invalid range %q: %w", s, err)
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("invalid address %q: %w", s, err)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }
 
 // Interface guards

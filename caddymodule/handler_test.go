@@ -2,14 +2,18 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/georestrict/caddy-georestrict/blocklist"
 )
 
 func newTestHandler(t *testing.T, mutate func(h *Handler)) *Handler {
@@ -76,35 +80,90 @@ func TestHandlerDecisions(t *testing.T) {
 			if got, _ := repl.GetString(placeholderCountry); got != tc.country {
 				t.Errorf("{%s} = %q, want %q", placeholderCountry, got, tc.country)
 			}
+			// Every placeholder is set on every request, so a config that
+			// uses one never sees its literal text.
+			for _, p := range []string{placeholderCountry, placeholderAction, placeholderOrderID, placeholderAuthority, placeholderDryRun} {
+				if _, ok := repl.Get(p); !ok {
+					t.Errorf("{%s} is not set", p)
+				}
+			}
+			if got, _ := repl.GetString(placeholderDryRun); got != "false" {
+				t.Errorf("{%s} = %q, want false", placeholderDryRun, got)
+			}
+		})
+	}
+}
+
+// TestHandlerAllowPathAllocatesNothing: deciding to let a request for
+// something no order names pass, and setting every placeholder for it, costs
+// no allocation. (A request for something an order names elsewhere gets the
+// shared-cache guard, which does.)
+func TestHandlerAllowPathAllocatesNothing(t *testing.T) {
+	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"81.2.69.0/24"} })
+	for _, tc := range []struct{ name, ip, target string }{
+		{"country without orders", ipUS, "/someuser/status/124"},
+		{"country with orders", ipRussia, "/someuser/status/124"},
+		{"unknown country", ipPrivate, "/someuser/status/124"},
+		{"exempt", "81.2.69.1", "/someuser/status/124"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := newRequest(http.MethodGet, tc.target, tc.ip)
+			w := discardWriter{header: http.Header{}}
+			if n := testing.AllocsPerRun(100, func() { _ = h.ServeHTTP(w, r, noopHandler{}) }); n != 0 {
+				t.Errorf("%v allocations per request", n)
+			}
 		})
 	}
 }
 
 func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 	h := newTestHandler(t, nil)
 	tests := []struct {
 		name        string
 		method      string
 		accept      string
+		language    string // Accept-Language
 		contentType string
+		wantLang    string
 		contains    []string
 	}{
-		{"browser", "GET", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html; charset=utf-8",
-			[]string{"<title>451 Unavailable For Legal Reasons</title>", "withheld in RU", "Roskomnadzor", "2-1687/2024",
-				`href="https://notice.example/rkn-1"`, "Prohibited information.", "post:123", "rkn-1", `name="viewport"`}},
-		{"api client", "GET", "application/json", "application/json",
-			[]string{`"status":451`, `"id":"rkn-1"`, `"country":"RU"`, `"authority":"Roskomnadzor"`, `"reference":"2-1687/2024"`, `"notice":"https://notice.example/rkn-1"`}},
-		{"curl", "GET", "*/*", "text/plain; charset=utf-8",
-			[]string{"451 Unavailable For Legal Reasons", "withheld in RU", "Authority: Roskomnadzor", "Reference: 2-1687/2024", "Notice: https://notice.example/rkn-1"}},
-		{"no accept header", "GET", "", "text/plain; charset=utf-8", []string{"Order: rkn-1"}},
-		{"json preferred by quality", "GET", "text/html;q=0.5, application/json", "application/json", []string{`"id":"rkn-1"`}},
-		{"head", "HEAD", "text/html", "text/html; charset=utf-8", nil},
+		{"browser", "GET", browser, "", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "<title>451 Unavailable For Legal Reasons</title>", "This post is withheld in your country",
+				"visitors from your country (Russia)", "It is still available elsewhere.", "<dd>Russia</dd>", "Roskomnadzor", "2-1687/2024",
+				`href="https://notice.example/rkn-1"`, "Prohibited information.", "post 123", "rkn-1", `name="viewport"`}},
+		{"browser in russian", "GET", browser, "ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "text/html; charset=utf-8", "ru",
+			[]string{`<html lang="ru">`, "Эта публикация недоступна в вашей стране", "из вашей страны (Россия)", "В других странах она доступна.",
+				"<dd>Россия</dd>", "Орган, принявший решение", "публикация 123",
+				// The register's own text is shown as written.
+				"Roskomnadzor", "2-1687/2024", "Prohibited information."}},
+		{"browser preferring english by quality", "GET", browser, "ru;q=0.5, en", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "This post is withheld"}},
+		{"browser in german", "GET", browser, "de-DE,de;q=0.9", "text/html; charset=utf-8", "en",
+			[]string{`<html lang="en">`, "(Russia)"}},
+		{"api client", "GET", "application/json", "", "application/json", "en",
+			[]string{`"status":451`, `"id":"rkn-1"`, `"country":"RU"`, `"country_name":"Russia"`, `"authority":"Roskomnadzor"`,
+				`"reference":"2-1687/2024"`, `"notice":"https://notice.example/rkn-1"`}},
+		{"api client in russian", "GET", "application/json", "ru", "application/json", "ru",
+			[]string{`"country":"RU"`, `"country_name":"Россия"`, `"target":"post:123"`}},
+		{"curl", "GET", "*/*", "", "text/plain; charset=utf-8", "en",
+			[]string{"451 Unavailable For Legal Reasons", "This post is withheld in your country", "Withheld: post 123",
+				"Country: Russia (RU)", "Demanded by: Roskomnadzor", "Decision: 2-1687/2024", "Public notice: https://notice.example/rkn-1",
+				"Reason: Prohibited information."}},
+		{"curl in russian", "GET", "*/*", "ru", "text/plain; charset=utf-8", "ru",
+			[]string{"Эта публикация недоступна в вашей стране", "Страна: Россия (RU)", "Орган, принявший решение: Roskomnadzor", "Предписание: rkn-1"}},
+		{"no accept header", "GET", "", "", "text/plain; charset=utf-8", "en", []string{"Order: rkn-1"}},
+		{"json preferred by quality", "GET", "text/html;q=0.5, application/json", "", "application/json", "en", []string{`"id":"rkn-1"`}},
+		{"head", "HEAD", "text/html", "", "text/html; charset=utf-8", "en", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r, _ := newRequest(tc.method, "/someuser/status/123", ipRussia)
 			if tc.accept != "" {
 				r.Header.Set("Accept", tc.accept)
+			}
+			if tc.language != "" {
+				r.Header.Set("Accept-Language", tc.language)
 			}
 			w := httptest.NewRecorder()
 			if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
@@ -115,10 +174,11 @@ func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
 				t.Fatalf("status = %d, want 451", res.StatusCode)
 			}
 			for k, want := range map[string]string{
-				"Link":          `<https://microblog.example/transparency>; rel="blocked-by"`,
-				"Cache-Control": "no-store",
-				"Content-Type":  tc.contentType,
-				"Vary":          "Accept",
+				"Link":             `<https://microblog.example/transparency>; rel="blocked-by"`,
+				"Cache-Control":    "no-store",
+				"Content-Type":     tc.contentType,
+				"Content-Language": tc.wantLang,
+				"Vary":             "Accept, Accept-Language",
 			} {
 				if got := res.Header.Get(k); got != want {
 					t.Errorf("%s = %q, want %q", k, got, want)
@@ -138,6 +198,97 @@ func TestHandlerWithholdHeadersAndBodies(t *testing.T) {
 				if err := json.Unmarshal(w.Body.Bytes(), &v); err != nil {
 					t.Errorf("body is not JSON: %v", err)
 				}
+			}
+		})
+	}
+}
+
+// TestHandlerPageSaysWhatIsWithheld renders the built-in answer for every
+// kind of target, in both languages, for a known and an unknown country and
+// an order that applies everywhere.
+func TestHandlerPageSaysWhatIsWithheld(t *testing.T) {
+	dir := t.TempDir()
+	reg := registerHdr +
+		"p-1,RU,post:123,block,,,,,,\n" +
+		"a-1,RU,account:censoreduser,block,,,,,,\n" +
+		"x-1,RU,path:/hashtag/banned,block,,,,,,\n" +
+		"m-1,RU,path:/media/private*,block,,,,,,\n" +
+		"w-1,*,post:42,block,,,,,,2031-03-05\n"
+	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, "r.csv", reg)), UnknownCountry: "block"}
+	provisionHandler(t, h)
+
+	tests := []struct {
+		name, clientIP, target, language string
+		contains                         []string
+	}{
+		{"post", ipRussia, "/someuser/status/123", "en", []string{"This post is withheld in your country", "this post is not shown to visitors from your country (Russia)", "post 123"}},
+		{"account", ipRussia, "/CensoredUser/media", "en", []string{"This account is withheld in your country", "account @censoreduser"}},
+		{"page", ipRussia, "/hashtag/banned", "en", []string{"This page is withheld in your country", "page /hashtag/banned"}},
+		{"pages under a prefix", ipRussia, "/media/private/1.jpg", "en", []string{"This page is withheld", "pages starting with /media/private"}},
+		{"unknown country", ipPrivate, "/someuser/status/123", "en", []string{"This post is withheld where you are", "the country you are visiting from cannot be determined"}},
+		{"everywhere", ipUS, "/u/status/42", "en", []string{"This post is withheld in your country", "not shown in any country", "Until", "5 March 2031"}},
+		{"post, russian", ipRussia, "/someuser/status/123", "ru", []string{"Эта публикация недоступна в вашей стране", "Доступ к ней", "(Россия)", "В других странах она доступна", "публикация 123"}},
+		{"account, russian", ipRussia, "/censoreduser", "ru", []string{"Этот аккаунт недоступен в вашей стране", "Доступ к нему", "(Россия)", "он доступен", "аккаунт @censoreduser"}},
+		{"page, russian", ipRussia, "/hashtag/banned", "ru", []string{"Эта страница недоступна в вашей стране", "страница /hashtag/banned"}},
+		{"pages under a prefix, russian", ipRussia, "/media/private/1.jpg", "ru", []string{"страницы, начинающиеся с /media/private"}},
+		{"unknown country, russian", ipUnlisted, "/someuser/status/123", "ru", []string{"недоступна в вашем регионе", "определить не удалось"}},
+		{"everywhere, russian", ipUS, "/u/status/42", "ru", []string{"во всех странах", "США", "Действует до", "5 марта 2031 г."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, accept := range []string{"text/html", "text/plain"} {
+				r, _ := newRequest("GET", tc.target, tc.clientIP)
+				r.Header.Set("Accept", accept)
+				r.Header.Set("Accept-Language", tc.language)
+				w := httptest.NewRecorder()
+				if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+					t.Fatal(err)
+				}
+				if w.Code != 451 {
+					t.Fatalf("%s: status %d, want 451", accept, w.Code)
+				}
+				body := w.Body.String()
+				for _, s := range tc.contains {
+					if !strings.Contains(body, s) {
+						t.Errorf("%s: body lacks %q:\n%s", accept, s, body)
+					}
+				}
+				if strings.Contains(body, "elsewhere") && strings.Contains(body, "any country") {
+					t.Errorf("%s: an order for everywhere says the content is available elsewhere:\n%s", accept, body)
+				}
+			}
+		})
+	}
+}
+
+func TestNegotiateLanguage(t *testing.T) {
+	tests := []struct {
+		header, want string
+	}{
+		{"", "en"},
+		{"ru", "ru"},
+		{"ru-RU", "ru"},
+		{"RU-ru", "ru"},
+		{"ru_RU", "ru"},
+		{"en-GB,en;q=0.9", "en"},
+		{"ru-RU,ru;q=0.9,en-US;q=0.8,en;q=0.7", "ru"},
+		{"en;q=0.7, ru;q=0.8", "ru"},
+		{"ru;q=0.5, en", "en"},
+		{"ru, en", "ru"},
+		{"en, ru", "en"},
+		{"de-DE, de;q=0.9", "en"},
+		{"de, ru;q=0.3", "ru"},
+		{"uk, be;q=0.9", "en"},
+		{"ru;q=0", "en"},
+		{"ru;q=0.2, *;q=0.5", "en"},
+		{"*;q=0.1, ru;q=0.5", "ru"},
+		{"ru;q=bogus, en;q=0.1", "ru"},
+		{" ru ; q=0.9 , en ; q=0.8 ", "ru"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.header, func(t *testing.T) {
+			if got := negotiateLanguage(tc.header).code; got != tc.want {
+				t.Errorf("negotiateLanguage(%q) = %s, want %s", tc.header, got, tc.want)
 			}
 		})
 	}
@@ -186,6 +337,30 @@ func TestHandlerCustomPage(t *testing.T) {
 	}
 	if got, want := w.Body.String(), "<p>rkn-1 for RU by Roskomnadzor</p>"; got != want {
 		t.Errorf("body = %q, want %q", got, want)
+	}
+}
+
+func TestHandlerCustomPageGetsTheNewFields(t *testing.T) {
+	dir := t.TempDir()
+	page := writeFile(t, dir, "451.html", `<p lang="{{.Language}}">{{.Kind}} withheld in {{.CountryName}}</p>`)
+	h := newTestHandler(t, func(h *Handler) { h.Page = page })
+	for _, tc := range []struct{ language, want string }{
+		{"", `<p lang="en">post withheld in Russia</p>`},
+		{"ru", `<p lang="ru">post withheld in Россия</p>`},
+	} {
+		r, _ := newRequest("GET", "/someuser/status/123", ipRussia)
+		r.Header.Set("Accept", "text/html")
+		r.Header.Set("Accept-Language", tc.language)
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, r, &nextHandler{}); err != nil {
+			t.Fatal(err)
+		}
+		if got := w.Body.String(); got != tc.want {
+			t.Errorf("Accept-Language %q: body = %q, want %q", tc.language, got, tc.want)
+		}
+		if got := w.Header().Values("Content-Language"); len(got) != 0 {
+			t.Errorf("Content-Language = %q for a custom page, want none: its language is its author's", got)
+		}
 	}
 }
 
@@ -251,20 +426,28 @@ func TestHandlerLogLine(t *testing.T) {
 			h := newTestHandler(t, func(h *Handler) { h.LogClientIP = logIP })
 			core, logs := observer.New(zap.InfoLevel)
 			h.logger = zap.New(core)
+			var requestID string
 			for _, target := range []string{"/someuser/status/123", "/someuser/status/9"} {
-				r, _ := newRequest("GET", target, ipRussia)
+				r, repl := newRequest("GET", target, ipRussia)
 				if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
 					t.Fatal(err)
+				}
+				if requestID == "" {
+					requestID, _ = repl.GetString("http.request.uuid")
 				}
 			}
 			if logs.Len() != 1 {
 				t.Fatalf("logged %d lines for one enforced and one allowed request, want 1: %v", logs.Len(), logs.All())
 			}
 			fields := logs.All()[0].ContextMap()
-			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123"} {
+			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123",
+				"reference": "2-1687/2024", "request_id": requestID} {
 				if fields[k] != want {
 					t.Errorf("field %s = %v, want %v", k, fields[k], want)
 				}
+			}
+			if requestID == "" {
+				t.Error("the request has no uuid")
 			}
 			if _, has := fields["client_ip"]; has != logIP {
 				t.Errorf("client_ip logged: %v, want %v", has, logIP)
@@ -275,15 +458,20 @@ func TestHandlerLogLine(t *testing.T) {
 
 func TestHandlerMetrics(t *testing.T) {
 	h := newTestHandler(t, func(h *Handler) { h.Exempt = []string{"81.2.69.0/24"} })
-	for _, req := range []struct{ ip, target string }{
-		{ipRussia, "/someuser/status/123"},
-		{ipRussia, "/someuser/status/123"},
-		{ipRussia, "/someuser/status/9"},
-		{ipUS, "/someuser/status/123"},
-		{"81.2.69.1", "/someuser/status/123"},
+	dry := newTestHandler(t, func(h *Handler) { h.DryRun = true })
+	for _, req := range []struct {
+		h          *Handler
+		ip, target string
+	}{
+		{h, ipRussia, "/someuser/status/123"},
+		{h, ipRussia, "/someuser/status/123"},
+		{h, ipRussia, "/someuser/status/9"},
+		{h, ipUS, "/someuser/status/123"},
+		{h, "81.2.69.1", "/someuser/status/123"},
+		{dry, ipRussia, "/someuser/status/123"},
 	} {
 		r, _ := newRequest("GET", req.target, req.ip)
-		if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
+		if err := req.h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -295,13 +483,93 @@ func TestHandlerMetrics(t *testing.T) {
 		{"requests{allowed}", testutil.ToFloat64(h.metrics.allowed), 2},
 		{"requests{exempt}", testutil.ToFloat64(h.metrics.exempt), 1},
 		{"requests{enforced}", testutil.ToFloat64(h.metrics.requests.WithLabelValues("enforced")), 2},
+		{"requests{enforced}, dry run", testutil.ToFloat64(dry.metrics.requests.WithLabelValues("enforced")), 0},
+		{"requests{dry_run}, dry run", testutil.ToFloat64(dry.metrics.requests.WithLabelValues("dry_run")), 1},
 		{"enforced{RU,block,false}", testutil.ToFloat64(h.metrics.enforcedVec.WithLabelValues("RU", "block", "false")), 2},
-		{"register_orders{block}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(registerPaths(h.Registers), ","), "block")), 3},
-		{"register_orders{throttle}", testutil.ToFloat64(h.metrics.orders.WithLabelValues(strings.Join(registerPaths(h.Registers), ","), "throttle")), 1},
+		{"enforced{RU,block,true}, dry run", testutil.ToFloat64(dry.metrics.enforcedVec.WithLabelValues("RU", "block", "true")), 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
 		}
+	}
+	want := fmt.Sprintf(`
+# HELP caddy_georestrict_register_orders Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.
+# TYPE caddy_georestrict_register_orders gauge
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="",registers=%[1]q} 3
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="",registers=%[1]q} 1
+`, h.Registers[0].Path)
+	if err := testutil.CollectAndCompare(h.metrics.orders, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRegisterOrdersMetric checks that caddy_georestrict_register_orders
+// counts what the handlers of a config enforce now: orders inside their time
+// window, separately for handlers whose hosts keep other orders of the same
+// files, and separately for dry runs.
+func TestRegisterOrdersMetric(t *testing.T) {
+	dir := t.TempDir()
+	db := testDatabase(t, dir)
+	reg := writeFile(t, dir, "timed.csv", registerHdr+
+		"always,RU,post:1,block,,,,,,\n"+
+		"expired,RU,post:2,block,,,,,2020-01-01,2021-01-01\n"+
+		"future,RU,post:3,block,,,,,2999-01-01,\n"+
+		"current,RU,post:4,block,,,,,2020-01-01,9999-12-31\n"+
+		"slow,RU,path:/media/*,throttle 64KiB/s,,,,,2020-01-01,\n"+
+		"own-host,RU,https://microblog.example/u/status/5,block,,,,,,\n"+
+		"other-host,RU,https://other.example/u/status/6,block,,,,,,\n")
+
+	ctx := newTestContext(t)
+	handlers := []*Handler{
+		{GeoIPDB: db, Registers: registers(reg)},
+		{GeoIPDB: db, Registers: registers(reg)},
+		{GeoIPDB: db, Registers: registers(reg), Hosts: []string{"Microblog.example"}},
+		{GeoIPDB: db, Registers: registers(reg), DryRun: true},
+	}
+	for _, h := range handlers {
+		if err := h.Provision(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = h.Cleanup() })
+	}
+	if handlers[0].metrics.orders != handlers[3].metrics.orders {
+		t.Fatal("handlers of one config do not share the collector")
+	}
+	// Of seven orders, expired and future are not in force now, and
+	// other-host is skipped where hosts are set.
+	want := fmt.Sprintf(`
+# HELP caddy_georestrict_register_orders Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.
+# TYPE caddy_georestrict_register_orders gauge
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="",registers=%[1]q} 4
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="",registers=%[1]q} 1
+caddy_georestrict_register_orders{action="block",dry_run="false",hosts="microblog.example",registers=%[1]q} 3
+caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="microblog.example",registers=%[1]q} 1
+caddy_georestrict_register_orders{action="block",dry_run="true",hosts="",registers=%[1]q} 4
+caddy_georestrict_register_orders{action="throttle",dry_run="true",hosts="",registers=%[1]q} 1
+`, reg)
+	if err := testutil.CollectAndCompare(handlers[0].metrics.orders, strings.NewReader(want)); err != nil {
+		t.Error(err)
+	}
+
+	// The count follows the clock, not the last reload.
+	for _, tc := range []struct {
+		name string
+		at   time.Time
+		want [3]int
+	}{
+		{"before every window", time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 3, 0}},
+		{"inside the expired window", time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 5, 1}},
+		{"the instant the expired one ends", time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 4, 1}},
+		{"after the future one starts", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 5, 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oc := &orderCounts{reg: handlers[0].register}
+			got := oc.inForce(tc.at)
+			if got[blocklist.ActionBlock] != tc.want[blocklist.ActionBlock] || got[blocklist.ActionThrottle] != tc.want[blocklist.ActionThrottle] {
+				t.Errorf("in force at %s: %d blocks, %d throttles; want %d, %d", tc.at.Format(time.DateOnly),
+					got[blocklist.ActionBlock], got[blocklist.ActionThrottle], tc.want[blocklist.ActionBlock], tc.want[blocklist.ActionThrottle])
+			}
+		})
 	}
 }
 
@@ -313,6 +581,8 @@ func TestHandlerProvisionErrors(t *testing.T) {
 	dup := writeFile(t, dir, "dup.csv", registerHdr+"rkn-1,RU,post:9,block,,,,,,\n")
 	corrupt := writeFile(t, dir, "corrupt.mmdb", "not a database")
 	badPage := writeFile(t, dir, "bad.html", "{{.Nope")
+	failingPage := writeFile(t, dir, "failing.html", "<p>{{.OrderID}} {{.Nope}}</p>")
+	nilPage := writeFile(t, dir, "nil.html", `{{template "missing" .}}`)
 
 	tests := []struct {
 		name string
@@ -328,6 +598,12 @@ func TestHandlerProvisionErrors(t *testing.T) {
 		{"bad page template", Handler{GeoIPDB: db, Registers: registers(good), Page: badPage}, []string{"page", "bad.html"}},
 		{"bad pattern", Handler{GeoIPDB: db, Registers: registers(good), Patterns: []string{"/status/post"}}, []string{"patterns"}},
 		{"negative cache", Handler{GeoIPDB: db, Registers: registers(good), GeoIPCache: new(-1)}, []string{"geoip_cache"}},
+		{"page that fails when rendered", Handler{GeoIPDB: db, Registers: registers(good), Page: failingPage}, []string{"page", "failing.html", "Nope"}},
+		{"page that calls a missing template", Handler{GeoIPDB: db, Registers: registers(good), Page: nilPage}, []string{"page", "nil.html", "missing"}},
+		{"missing page", Handler{GeoIPDB: db, Registers: registers(good), Page: dir + "/absent.html"}, []string{"page", "absent.html"}},
+		{"blocked_by that breaks the Link header", Handler{GeoIPDB: db, Registers: registers(good), BlockedBy: "https://ops.example/a>b"}, []string{"blocked_by", "percent-encode", "%3E"}},
+		{"hosts with a scheme", Handler{GeoIPDB: db, Registers: registers(good), Hosts: []string{"https://blog.example.net"}}, []string{"hosts", "is a URL", "blog.example.net"}},
+		{"hosts with a port", Handler{GeoIPDB: db, Registers: registers(good), Hosts: []string{"blog.example.net:443"}}, []string{"hosts", "port"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -356,6 +632,12 @@ func TestHandlerValidate(t *testing.T) {
 		{"unknown_country", Handler{Registers: registers("r.csv"), UnknownCountry: "deny"}, "unknown_country"},
 		{"relative blocked_by", Handler{Registers: registers("r.csv"), BlockedBy: "/transparency"}, "blocked_by"},
 		{"blocked_by not http", Handler{Registers: registers("r.csv"), BlockedBy: "javascript:alert(1)"}, "blocked_by"},
+		{"blocked_by with a space", Handler{Registers: registers("r.csv"), BlockedBy: "https://ops.example/a b"}, "blocked_by"},
+		{"hosts with a path", Handler{Registers: registers("r.csv"), Hosts: []string{"blog.example.net/"}}, "hosts"},
+		{"exempt", Handler{Registers: registers("r.csv"), Exempt: []string{"10.0.0.0/8", "10.0.0.300"}}, "exempt"},
+		{"negative throttle_burst", Handler{Registers: registers("r.csv"), ThrottleBurst: -1}, "throttle_burst"},
+		{"bad pattern", Handler{Registers: registers("r.csv"), Patterns: []string{"/status/post"}}, "patterns"},
+		{"missing page", Handler{Registers: registers("r.csv"), Page: "/nonexistent/451.html"}, "page"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

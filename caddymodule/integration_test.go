@@ -86,7 +86,7 @@ func TestIntegrationEnforcesByCountry(t *testing.T) {
 		wantBody     string
 		sanctioned   bool
 	}{
-		{"russia, listed post", ipRussia, "/someuser/status/123", 451, "withheld in RU", true},
+		{"russia, listed post", ipRussia, "/someuser/status/123", 451, "Country: Russia (RU)", true},
 		{"russia through two proxies: Caddy takes the leftmost address", ipRussia + ", " + ipUS, "/someuser/status/123", 451, "Roskomnadzor", true},
 		{"russia, IPv6", ipRussiaV6, "/someuser/status/123", 451, "rkn-1", true},
 		{"russia, IPv4-mapped", "::ffff:" + ipRussia, "/someuser/status/123", 451, "rkn-1", true},
@@ -95,7 +95,7 @@ func TestIntegrationEnforcesByCountry(t *testing.T) {
 		{"russia, a dot segment is refused", ipRussia, "/someuser/status/123/..", 400, "Bad Request", true},
 		{"united states, a dot segment passes", ipUS, "/someuser/status/123/..", 200, "app country=US action=allow", false},
 		{"russia, not listed", ipRussia, "/someuser/status/124", 200, "app country=RU action=allow", true},
-		{"belarus, listed account", ipBelarus, "/censoreduser", 451, "withheld in BY", true},
+		{"belarus, listed account", ipBelarus, "/censoreduser", 451, "Country: Belarus (BY)", true},
 		{"germany, listed path", ipGermany, "/hashtag/banned", 451, "Landgericht Berlin", false},
 		{"united states", ipUS, "/someuser/status/123", 200, "app country=US action=allow", false},
 		{"no forwarding header: loopback has no country", "", "/someuser/status/123", 200, "app country= action=allow", false},
@@ -153,7 +153,7 @@ func TestIntegrationJSONBody(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil {
 		t.Fatalf("body is not JSON: %v\n%s", err, body)
 	}
-	want := Notice{OrderID: "rkn-1", Country: "RU", Target: "post:123", Authority: "Roskomnadzor", Reference: "2-1687/2024",
+	want := Notice{OrderID: "rkn-1", Country: "RU", CountryName: "Russia", Target: "post:123", Authority: "Roskomnadzor", Reference: "2-1687/2024",
 		NoticeURL: "https://notice.example/rkn-1", Reason: "Prohibited information.", BlockedBy: "https://microblog.example/transparency",
 		Path: "/api/v1/statuses/123"}
 	if got.Status != 451 || got.Order != want {

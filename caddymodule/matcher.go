@@ -80,7 +80,8 @@ func (m *MatchCountry) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // Provision normalises the country codes and loads (or shares) the database.
-func (m *MatchCountry) Provision(ctx caddy.Context) error {
+func (m *MatchCountry) Provision(ctx caddy.Context) (err error) {
+	defer recoverProvision("geo_country", &err, ctx.Logger())
 	m.set = make(map[string]struct{}, len(m.Countries))
 	for _, c := range m.Countries {
 		code := strings.ToUpper(c)

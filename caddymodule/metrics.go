@@ -2,7 +2,11 @@ package caddymodule
 
 import (
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -15,19 +19,20 @@ import (
 // (ISO codes) and actions, never addresses, paths or order ids.
 type metrics struct {
 	// requests counts every request the handler decided on, by result.
-	// The two results of the fast path are resolved once, so counting them
-	// is a single atomic add.
+	// The results are resolved once, so counting one is a single atomic
+	// add.
 	requests      *prometheus.CounterVec
 	allowed       prometheus.Counter
 	exempt        prometheus.Counter
 	refused       prometheus.Counter
 	enforcedCount prometheus.Counter
+	dryRunCount   prometheus.Counter
 
 	// enforcedVec counts requests an order applied to.
 	enforcedVec *prometheus.CounterVec
 
-	// orders is the number of orders in each loaded register, by action.
-	orders *prometheus.GaugeVec
+	// orders reports the orders in force in each loaded register.
+	orders *ordersCollector
 
 	// Throttling, by client country and order: throttle orders are few
 	// (a register names media routes, not posts), so order ids are a
@@ -43,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Namespace: "caddy",
 			Subsystem: "georestrict",
 			Name:      "requests_total",
-			Help:      "Requests decided by geo_restrict, by result (allowed, exempt, enforced, refused).",
+			Help:      "Requests decided by geo_restrict, by result (allowed, exempt, enforced, dry_run, refused).",
 		}, []string{"result"}),
 		enforcedVec: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy",
@@ -51,12 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name:      "enforced_total",
 			Help:      "Requests a legal order applied to, by client country, action and whether it was a dry run.",
 		}, []string{"country", "action", "dry_run"}),
-		orders: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: "caddy",
-			Subsystem: "georestrict",
-			Name:      "register_orders",
-			Help:      "Orders in the loaded registers, by register files and action.",
-		}, []string{"registers", "action"}),
+		orders: newOrdersCollector(),
 		throttledRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy",
 			Subsystem: "georestrict",
@@ -90,6 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.exempt = m.requests.WithLabelValues("exempt")
 	m.refused = m.requests.WithLabelValues("refused")
 	m.enforcedCount = m.requests.WithLabelValues("enforced")
+	m.dryRunCount = m.requests.WithLabelValues("dry_run")
 	return m, nil
 }
 
@@ -115,15 +116,131 @@ func countryLabel(country string) string {
 	return country
 }
 
+// enforced counts a request that an order applied to; a dry run is a
+// result of its own, since nothing was enforced.
 func (m *metrics) enforced(country string, action blocklist.Action, dryRun bool) {
-	m.enforcedCount.Inc()
+	if dryRun {
+		m.dryRunCount.Inc()
+	} else {
+		m.enforcedCount.Inc()
+	}
 	m.enforcedVec.WithLabelValues(countryLabel(country), action.String(), strconv.FormatBool(dryRun)).Inc()
 }
 
-func (m *metrics) observeRegister(name string, reg *blocklist.Register) {
-	st := reg.Stats()
-	m.orders.WithLabelValues(name, blocklist.ActionBlock.String()).Set(float64(st.Blocks))
-	m.orders.WithLabelValues(name, blocklist.ActionThrottle.String()).Set(float64(st.Throttles))
+// observeRegister reports the orders of reg, which a handler enforces with
+// the given register files and hosts, in dry run or not.
+func (m *metrics) observeRegister(registers string, hosts []string, dryRun bool, reg *blocklist.Register) {
+	m.orders.add(ordersKey{registers: registers, hosts: hostsLabel(hosts), dryRun: strconv.FormatBool(dryRun)}, reg)
+}
+
+// hostsLabel is the hosts setting as a label: the hosts decide which URL
+// orders a register keeps, so handlers that name the same files with other
+// hosts enforce other orders.
+func hostsLabel(hosts []string) string {
+	h := make([]string, len(hosts))
+	for i, s := range hosts {
+		h[i] = strings.ToLower(s)
+	}
+	slices.Sort(h)
+	return strings.Join(slices.Compact(h), ",")
+}
+
+// ordersCollector reports caddy_georestrict_register_orders when it is
+// scraped: the orders in force in each register that a handler of this
+// config enforces. Orders with a start or an end count only inside their
+// window, so the figure follows the orders that apply now rather than those
+// loaded at the last reload. Handlers that enforce the same orders (same
+// files, hosts and dry run) share one series.
+type ordersCollector struct {
+	desc *prometheus.Desc
+	mu   sync.Mutex
+	sets map[ordersKey]*orderCounts
+}
+
+type ordersKey struct{ registers, hosts, dryRun string }
+
+func newOrdersCollector() *ordersCollector {
+	return &ordersCollector{
+		desc: prometheus.NewDesc("caddy_georestrict_register_orders",
+			"Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.",
+			[]string{"registers", "hosts", "dry_run", "action"}, nil),
+		sets: make(map[ordersKey]*orderCounts),
+	}
+}
+
+func (c *ordersCollector) add(k ordersKey, reg *blocklist.Register) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if oc, ok := c.sets[k]; ok && oc.reg == reg {
+		return
+	}
+	c.sets[k] = &orderCounts{reg: reg}
+}
+
+// Describe implements prometheus.Collector.
+func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, oc := range c.sets {
+		counts := oc.inForce(now)
+		for _, a := range [...]blocklist.Action{blocklist.ActionBlock, blocklist.ActionThrottle} {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[a]),
+				k.registers, k.hosts, k.dryRun, a.String())
+		}
+	}
+}
+
+// orderCounts counts the orders of a register by action, those with a time
+// window by window. It is filled on the first scrape, not at Provision: a
+// register with windows is walked once, off the config load.
+type orderCounts struct {
+	reg     *blocklist.Register
+	once    sync.Once
+	always  [blocklist.ActionThrottle + 1]int // orders without a window
+	windows map[orderWindow]int
+}
+
+// orderWindow is when some orders apply, as Order.Active reads Start and
+// End. Times are in UTC without a monotonic reading, so that equal instants
+// are equal keys.
+type orderWindow struct {
+	start, end time.Time
+	action     blocklist.Action
+}
+
+func (oc *orderCounts) inForce(now time.Time) [blocklist.ActionThrottle + 1]int {
+	oc.once.Do(oc.count)
+	counts := oc.always
+	for w, n := range oc.windows {
+		if (w.start.IsZero() || !now.Before(w.start)) && (w.end.IsZero() || now.Before(w.end)) {
+			counts[w.action] += n
+		}
+	}
+	return counts
+}
+
+func (oc *orderCounts) count() {
+	if !oc.reg.Timed() {
+		st := oc.reg.Stats()
+		oc.always[blocklist.ActionBlock] = st.Blocks
+		oc.always[blocklist.ActionThrottle] = st.Throttles
+		return
+	}
+	oc.windows = make(map[orderWindow]int)
+	for o := range oc.reg.Orders {
+		if int(o.Action) >= len(oc.always) {
+			continue
+		}
+		if o.Start.IsZero() && o.End.IsZero() {
+			oc.always[o.Action]++
+			continue
+		}
+		oc.windows[orderWindow{start: o.Start.UTC().Round(0), end: o.End.UTC().Round(0), action: o.Action}]++
+	}
 }
 
 func (m *metrics) throttled(country, order string, bytes int64) {

@@ -1,5 +1,7 @@
 package caddymodule
 
+import "github.com/caddyserver/caddy/v2"
+
 const (
 	placeholderCountry   = "http.geo_restrict.country"
 	placeholderAction    = "http.geo_restrict.action"
@@ -16,8 +18,29 @@ var (
 	boxedActionExempt any = "exempt"
 	boxedActionRefuse any = "refuse"
 	boxedNoCountry    any = ""
+	boxedEmpty        any = ""
+	boxedTrue         any = true
+	boxedFalse        any = false
 	boxedCountries    [26 * 26]any
 )
+
+// setNoOrder sets every placeholder for a request that no order applies to.
+// All of them are set, so that a config that uses one (a header, a log
+// field) gets an empty value rather than the placeholder's literal text.
+func setNoOrder(repl *caddy.Replacer, country, action any) {
+	repl.Set(placeholderCountry, country)
+	repl.Set(placeholderAction, action)
+	repl.Set(placeholderOrderID, boxedEmpty)
+	repl.Set(placeholderAuthority, boxedEmpty)
+	repl.Set(placeholderDryRun, boxedFalse)
+}
+
+func boxBool(b bool) any {
+	if b {
+		return boxedTrue
+	}
+	return boxedFalse
+}
 
 func init() {
 	for i := range boxedCountries {

@@ -1,7 +1,10 @@
 package caddymodule
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -18,11 +21,19 @@ import (
 // compiled registers. Sites that name the same files share one loaded copy,
 // and a config reload that changes nothing reuses it instead of loading twice.
 //
-// Keys carry each file's identity (size and modification time) as well as its
-// path, so that `caddy reload` after geoipupdate or an edit of the register
-// loads the new file, while the old config keeps serving the old copy until
-// it is cleaned up. A file that fails to load is never put in the pool: the
-// failing Provision aborts the new config and Caddy keeps the old one.
+// Keys carry each file's path and a SHA-256 of its content, so that
+// `caddy reload` after geoipupdate or an edit of the register loads the new
+// file, while the old config keeps serving the old copy until it is cleaned
+// up. Content, not size and modification time: `cp -p`, tar and reproducible
+// images keep mtimes, and an edit that keeps the size (one digit of a post id
+// for another) would otherwise be silently ignored. A file that fails to load
+// is never put in the pool: the failing Provision aborts the new config and
+// Caddy keeps the old one.
+//
+// A file is read twice, once to hash it and once to load it. If it changes in
+// between, the pool holds the newer content under the older hash until the
+// next reload hashes the file again and loads it anew; nothing older than
+// what was hashed is ever served.
 var resources = caddy.NewUsagePool()
 
 // sharedDatabase makes a geo.Database destructible by the usage pool.
@@ -41,11 +52,10 @@ func (sharedRegister) Destruct() error { return nil }
 func loadDatabase(path string, cacheSize int, logger *zap.Logger) (*geo.Database, string, error) {
 	id := "embedded"
 	if path != "" {
-		fi, err := os.Stat(path)
-		if err != nil {
+		var err error
+		if id, err = fileIdentity(path); err != nil {
 			return nil, "", fmt.Errorf("opening geoip database: %w", err)
 		}
-		id = fileIdentity(path, fi)
 	}
 	key := fmt.Sprintf("geo|%s|cache=%d", id, cacheSize)
 	val, loaded, err := resources.LoadOrNew(key, func() (caddy.Destructor, error) {
@@ -101,11 +111,11 @@ func loadRegister(sources []RegisterSource, opts blocklist.Options, logger *zap.
 	var key strings.Builder
 	key.WriteString("register")
 	for _, s := range sources {
-		fi, err := os.Stat(s.Path)
+		id, err := fileIdentity(s.Path)
 		if err != nil {
 			return nil, "", fmt.Errorf("loading register: %w", err)
 		}
-		key.WriteString("|" + fileIdentity(s.Path, fi))
+		key.WriteString("|" + id)
 		if s.AllowEmpty {
 			key.WriteString("+allow_empty")
 		}
@@ -172,8 +182,19 @@ func loadBudgets(burst int64) (*throttle.Store, string) {
 	return val.(sharedBudgets).store, key
 }
 
-func fileIdentity(path string, fi os.FileInfo) string {
-	return fmt.Sprintf("%s@%d:%d", path, fi.Size(), fi.ModTime().UnixNano())
+// fileIdentity identifies the file at path by its path and content:
+// "path@sha256:<hex>".
+func fileIdentity(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	sum := sha256.New()
+	if _, err := io.Copy(sum, f); err != nil {
+		return "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	return path + "@sha256:" + hex.EncodeToString(sum.Sum(nil)), nil
 }
 
 func releaseResource(key string) {

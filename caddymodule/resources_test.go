@@ -66,6 +66,43 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	assertStatus(t, updated, "/someuser/status/123", 451)
 }
 
+// TestReloadSeesAnEditThatKeepsSizeAndTime: cp -p, tar and reproducible
+// images keep modification times, and changing one digit keeps the size.
+// Files are known by their content, so such an edit is loaded anew.
+func TestReloadSeesAnEditThatKeepsSizeAndTime(t *testing.T) {
+	dir := t.TempDir()
+	db := testDatabase(t, dir)
+	reg := writeFile(t, dir, testRegCSV, testRegister+"rkn-7,RU,post:71,block,,,,,,\n")
+	stamp := time.Date(2024, 5, 23, 12, 0, 0, 0, time.UTC)
+	touch(t, reg, stamp)
+
+	old := &Handler{GeoIPDB: db, Registers: registers(reg)}
+	provisionHandler(t, old)
+	before, err := os.Stat(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	writeFile(t, dir, testRegCSV, testRegister+"rkn-7,RU,post:72,block,,,,,,\n")
+	touch(t, reg, stamp)
+	after, err := os.Stat(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.Size() != after.Size() || !before.ModTime().Equal(after.ModTime()) {
+		t.Fatalf("the edit changed size or time: %d %s, then %d %s", before.Size(), before.ModTime(), after.Size(), after.ModTime())
+	}
+
+	updated := &Handler{GeoIPDB: db, Registers: registers(reg)}
+	provisionHandler(t, updated)
+	if updated.register == old.register {
+		t.Fatal("an edit that kept size and modification time was not loaded")
+	}
+	assertStatus(t, updated, "/someuser/status/72", 451)
+	assertStatus(t, updated, "/someuser/status/71", 200)
+	assertStatus(t, old, "/someuser/status/71", 451)
+}
+
 func TestCleanupReleasesSharedResources(t *testing.T) {
 	dir := t.TempDir()
 	h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(writeFile(t, dir, testRegCSV, testRegister))}
