@@ -161,9 +161,10 @@ heap_respond_port=$((PORT_BASE + 21))
 heap_idle_port=$((PORT_BASE + 22))
 gw_respond_port=$((PORT_BASE + 11))
 gw_proxy_port=$((PORT_BASE + 12))
+gw_noguard_port=$((PORT_BASE + 13))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
-for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port $admin_port $upstream_port; do
+for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port $gw_noguard_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
@@ -235,6 +236,14 @@ EOF
 		register $register
 	}
 	reverse_proxy 127.0.0.1:$upstream_port
+}
+:$gw_noguard_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $register
+		shared_cache allow
+	}
+	respond "ok"
 }
 EOF
 } >"$gateway_cfg"
@@ -429,6 +438,7 @@ plain_respond="plain|http://127.0.0.1:$plain_respond_port|ok|none"
 heap_respond="plain, same heap|http://127.0.0.1:$heap_respond_port|ok|none"
 gw_respond="gateway|http://127.0.0.1:$gw_respond_port|ok|none"
 gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
+gw_respond_noguard="gateway, shared_cache allow|http://127.0.0.1:$gw_noguard_port|ok|none"
 plain_proxy="plain|http://127.0.0.1:$plain_proxy_port|ok|none"
 gw_proxy="gateway|http://127.0.0.1:$gw_proxy_port|ok|none"
 gw_proxy_451="gateway|http://127.0.0.1:$gw_proxy_port|blocked|none"
@@ -439,6 +449,7 @@ run_start=$SECONDS
 pair respond-allow-many "respond, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-heap "respond, allowed, many client IPs, heap-matched baseline" 0.97 1.10 many-mixed "$allowed_path" 0 "$heap_respond" "$gw_respond"
 pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-allow-guard "respond, allowed, many client IPs: shared_cache guard against allow" 0.97 1.10 many-mixed "$allowed_path" 0 "$gw_respond_noguard" "$gw_respond"
 pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair proxy-allow-many "reverse_proxy, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"

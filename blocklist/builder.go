@@ -188,12 +188,20 @@ func newBuilder(opts Options, sizeHint int) (*builder, error) {
 // does not cover "microsoft.com" or "evilt.co".
 func normalizeHost(h string) (string, error) {
 	s := strings.ToLower(strings.TrimSpace(h))
-	if host, _, err := net.SplitHostPort(s); err == nil {
+	// Checked before the port is split off: "https://x" would otherwise be the host "https"
+	// with the port "//x".
+	if s == "" || strings.ContainsAny(s, "/?#@ *\\") || !utf8.ValidString(s) {
+		return "", fmt.Errorf("hosts: invalid host %q (want a host name alone, such as microblog.example)", h)
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if !isDigits(port) {
+			return "", fmt.Errorf("hosts: invalid host %q (want a host name alone, such as microblog.example)", h)
+		}
 		s = host
 	}
 	s = strings.TrimSuffix(strings.Trim(s, "[]"), ".")
-	if s == "" || strings.ContainsAny(s, "/?#@ *\\") || !utf8.ValidString(s) {
-		return "", fmt.Errorf("hosts: invalid host %q", h)
+	if s == "" {
+		return "", fmt.Errorf("hosts: invalid host %q (want a host name alone, such as microblog.example)", h)
 	}
 	return s, nil
 }

@@ -247,3 +247,32 @@ func TestParsePatternsReserved(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Hosts are host names alone: anything more would make the orders of that host silently
+// skipped, since URL targets are compared by host.
+func TestHostsOption(t *testing.T) {
+	for _, tc := range []struct {
+		host, want string // want "" for an error
+	}{
+		{"Microblog.Example.", "microblog.example"},
+		{"microblog.example:443", "microblog.example"},
+		{"[2001:db8::1]:8443", "2001:db8::1"},
+		{"https://microblog.example", ""},
+		{"microblog.example/", ""},
+		{"user@microblog.example", ""},
+		{"*.microblog.example", ""},
+		{"microblog.example:https", ""},
+		{"", ""},
+		{" ", ""},
+	} {
+		t.Run(tc.host, func(t *testing.T) {
+			got, err := normalizeHost(tc.host)
+			switch {
+			case tc.want == "" && err == nil:
+				t.Errorf("normalizeHost(%q) = %q, want an error", tc.host, got)
+			case tc.want != "" && (err != nil || got != tc.want):
+				t.Errorf("normalizeHost(%q) = %q, %v; want %q", tc.host, got, err, tc.want)
+			}
+		})
+	}
+}
