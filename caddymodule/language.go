@@ -155,22 +155,12 @@ var languages = []*language{english, russian}
 // one that names no supported language, gets the default, English.
 func negotiateLanguage(header string) *language {
 	best, bestQ := languages[0], 0.0
-	for part := range strings.SplitSeq(header, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		for param := range strings.SplitSeq(params, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
+	for tag, q := range weighted(header) {
 		if q <= 0 || q <= bestQ {
 			continue
 		}
 		// "ru-RU" and, though not BCP 47, "ru_RU" are Russian.
-		primary, _, _ := strings.Cut(strings.TrimSpace(tag), "-")
+		primary, _, _ := strings.Cut(tag, "-")
 		primary, _, _ = strings.Cut(primary, "_")
 		if primary == "*" {
 			best, bestQ = languages[0], q

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"html/template"
+	"iter"
 	"net/http"
 	"slices"
 	"strconv"
@@ -202,22 +203,12 @@ const (
 // unmatched header gets plain text.
 func negotiate(accept string) format {
 	best, bestQ := formatText, 0.0
-	for part := range strings.SplitSeq(accept, ",") {
-		mediaType, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		for param := range strings.SplitSeq(params, ";") {
-			k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
-			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-					q = f
-				}
-			}
-		}
+	for mediaType, q := range weighted(accept) {
 		if q <= 0 {
 			continue
 		}
 		var f format
-		switch mt := strings.ToLower(strings.TrimSpace(mediaType)); {
+		switch mt := strings.ToLower(mediaType); {
 		case mt == "text/html" || mt == "application/xhtml+xml":
 			f = formatHTML
 		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
@@ -232,4 +223,27 @@ func negotiate(accept string) format {
 		}
 	}
 	return best
+}
+
+// weighted yields the elements of a header of weighted values (Accept,
+// Accept-Language: RFC 9110, section 12.4.2), each without its parameters and
+// with its quality value: 1 unless a "q" parameter says otherwise.
+func weighted(header string) iter.Seq2[string, float64] {
+	return func(yield func(string, float64) bool) {
+		for part := range strings.SplitSeq(header, ",") {
+			value, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			q := 1.0
+			for param := range strings.SplitSeq(params, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
+				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+						q = f
+					}
+				}
+			}
+			if !yield(strings.TrimSpace(value), q) {
+				return
+			}
+		}
+	}
 }
