@@ -22,9 +22,31 @@ import (
 // following the application's redirects as browsers do. No spelling may get a withheld item
 // out of the application: the gateway answers 451 or 400 first.
 func TestIntegrationSpellingsProperty(t *testing.T) {
-	dir := t.TempDir()
 	app := httptest.NewServer(apptest.Handler())
 	defer app.Close()
+	tester := startSpellingsGateway(t, strings.TrimPrefix(app.URL, "http://"))
+	var counts spellingCounts
+	for _, client := range []*http.Client{tester.Client, h2cClient()} {
+		for i := range apptest.Routers {
+			counts.add(sendSpellings(t, client, 75, "X-App", strconv.Itoa(i)))
+		}
+	}
+	counts.check(t)
+
+	// And the plain addresses of items no order names reach the application.
+	for _, p := range []string{"/other/status/124", "/someuser2", "/banned2"} {
+		res, body := get(t, tester, "http://localhost:9080"+p, ipRussia)
+		if res.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d %q, want the application's 200", p, res.StatusCode, body)
+		}
+	}
+}
+
+// startSpellingsGateway starts Caddy on localhost:9080 with the register of package apptest,
+// in front of the application at appAddr.
+func startSpellingsGateway(t *testing.T, appAddr string) *caddytest.Tester {
+	t.Helper()
+	dir := t.TempDir()
 	tester := caddytest.NewTester(t)
 	tester.InitServer(integrationGlobals+fmt.Sprintf(`
 http://localhost:9080 {
@@ -34,61 +56,63 @@ http://localhost:9080 {
 	}
 	reverse_proxy %s
 }
-`, testDatabase(t, dir), writeFile(t, dir, "register.csv", apptest.Register), strings.TrimPrefix(app.URL, "http://")), "caddyfile")
+`, testDatabase(t, dir), writeFile(t, dir, "register.csv", apptest.Register), appAddr), "caddyfile")
+	return tester
+}
 
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rnd := rand.New(rand.NewPCG(seed, 2))
-	n := 150
+// sendSpellings sends n generated spellings from a Russian client, with the header given
+// (name, value pairs), through the gateway, and fails the test if the application behind
+// served a withheld item for any. The seed is logged, so a failure can be replayed.
+func sendSpellings(t *testing.T, client *http.Client, n int, header ...string) spellingCounts {
+	t.Helper()
 	if testing.Short() {
-		n = 30
+		n /= 5
 	}
-	var withheld, refused, passed int
-	for _, client := range []struct {
-		name string
-		c    *http.Client
-	}{{"HTTP/1.1", tester.Client}, {"HTTP/2", h2cClient()}} {
-		for range n {
-			raw := apptest.Spelling(rnd, apptest.Bases[rnd.IntN(len(apptest.Bases))])
-			u, err := url.Parse("http://localhost:9080" + raw)
-			if err != nil {
-				continue // Go's client cannot send it; Go's server would refuse it
-			}
-			for i, rt := range apptest.Routers {
-				req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
-				req.URL = u
-				req.Header.Set("X-Forwarded-For", ipRussia)
-				req.Header.Set("X-App", strconv.Itoa(i))
-				res, err := client.c.Do(req)
-				if err != nil {
-					t.Fatalf("%s %q: %v", client.name, raw, err)
-				}
-				res.Body.Close()
-				if item := res.Header.Get("X-Served-Withheld"); item != "" {
-					t.Fatalf("seed %d, %s, %s: %q reached the application, which served %s (status %d)", seed, client.name, rt.Name, raw, item, res.StatusCode)
-				}
-				switch res.StatusCode {
-				case http.StatusUnavailableForLegalReasons:
-					withheld++
-				case http.StatusBadRequest:
-					refused++
-				default:
-					passed++
-				}
-			}
+	seed := rand.Uint64()
+	rnd := rand.New(rand.NewPCG(seed, 2))
+	var counts spellingCounts
+	for range n {
+		raw := apptest.Spelling(rnd, apptest.Bases[rnd.IntN(len(apptest.Bases))])
+		u, err := url.Parse("http://localhost:9080" + raw)
+		if err != nil {
+			continue // Go's client cannot send it; Go's server would refuse it
+		}
+		req := &http.Request{Method: http.MethodGet, URL: u, Host: u.Host, Header: http.Header{"X-Forwarded-For": {ipRussia}}}
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		res, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("seed %d: %q: %v", seed, raw, err)
+		}
+		res.Body.Close()
+		if item := res.Header.Get("X-Served-Withheld"); item != "" {
+			t.Fatalf("seed %d, %s %v: %q reached the application, which served %s (status %d)", seed, res.Proto, header, raw, item, res.StatusCode)
+		}
+		switch res.StatusCode {
+		case http.StatusUnavailableForLegalReasons:
+			counts.withheld++
+		case http.StatusBadRequest:
+			counts.refused++
+		default:
+			counts.passed++
 		}
 	}
-	t.Logf("%d withheld, %d refused, %d passed", withheld, refused, passed)
-	if withheld == 0 || passed == 0 {
-		t.Errorf("the spellings exercised one side only: %d withheld, %d refused, %d passed", withheld, refused, passed)
-	}
+	return counts
+}
 
-	// And the plain addresses of items no order names reach the application.
-	for _, p := range []string{"/other/status/124", "/someuser2", "/banned2"} {
-		res, body := get(t, tester, "http://localhost:9080"+p, ipRussia)
-		if res.StatusCode != http.StatusOK {
-			t.Errorf("%s: %d %q, want the application's 200", p, res.StatusCode, body)
-		}
+// spellingCounts tell whether the spellings exercised both sides of the gateway.
+type spellingCounts struct{ withheld, refused, passed int }
+
+func (c *spellingCounts) add(d spellingCounts) {
+	c.withheld, c.refused, c.passed = c.withheld+d.withheld, c.refused+d.refused, c.passed+d.passed
+}
+
+func (c spellingCounts) check(t *testing.T) {
+	t.Helper()
+	t.Logf("%d withheld, %d refused, %d passed", c.withheld, c.refused, c.passed)
+	if c.withheld == 0 || c.passed == 0 {
+		t.Errorf("the spellings exercised one side only: %d withheld, %d refused, %d passed", c.withheld, c.refused, c.passed)
 	}
 }
 
@@ -127,18 +151,7 @@ func TestIntegrationFlask(t *testing.T) {
 	appAddr := freeLoopbackAddr(t)
 	_, port, _ := net.SplitHostPort(appAddr)
 	startProgram(t, appAddr, nil, python, "testdata/apps/flask_app.py", port)
-
-	dir := t.TempDir()
-	tester := caddytest.NewTester(t)
-	tester.InitServer(integrationGlobals+fmt.Sprintf(`
-http://localhost:9080 {
-	geo_restrict {
-		geoip_db %s
-		register %s
-	}
-	reverse_proxy %s
-}
-`, testDatabase(t, dir), writeFile(t, dir, "register.csv", apptest.Register), appAddr), "caddyfile")
+	tester := startSpellingsGateway(t, appAddr)
 
 	// The reproductions of the issue first: Flask serves post 123 for each.
 	for _, raw := range []string{"/%20/status/123", "/someuser/status/%EF%BC%91%EF%BC%92%EF%BC%93", "/x/status/%D9%A1%D9%A2%D9%A3"} {
@@ -155,40 +168,6 @@ http://localhost:9080 {
 			t.Errorf("%q through the gateway: %d, want 451", raw, res.StatusCode)
 		}
 	}
-
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rnd := rand.New(rand.NewPCG(seed, 3))
-	n := 300
-	if testing.Short() {
-		n = 60
-	}
-	var withheld, passed int
-	for range n {
-		raw := apptest.Spelling(rnd, apptest.Bases[rnd.IntN(len(apptest.Bases))])
-		u, err := url.Parse("http://localhost:9080" + raw)
-		if err != nil {
-			continue
-		}
-		req, _ := http.NewRequest(http.MethodGet, u.String(), nil)
-		req.URL = u
-		req.Header.Set("X-Forwarded-For", ipRussia)
-		res, err := tester.Client.Do(req)
-		if err != nil {
-			t.Fatalf("%q: %v", raw, err)
-		}
-		res.Body.Close()
-		if item := res.Header.Get("X-Served-Withheld"); item != "" {
-			t.Fatalf("seed %d: %q reached Flask, which served %s", seed, raw, item)
-		}
-		if res.StatusCode == http.StatusOK {
-			passed++
-		} else {
-			withheld++
-		}
-	}
-	t.Logf("%d withheld or refused, %d passed", withheld, passed)
-	if passed == 0 || withheld == 0 {
-		t.Errorf("the spellings exercised one side only: %d withheld or refused, %d passed", withheld, passed)
-	}
+	counts := sendSpellings(t, tester.Client, 300)
+	counts.check(t)
 }
