@@ -1,6 +1,9 @@
 package blocklist
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,7 +69,7 @@ func loadBenchRegister(b *testing.B) *Register {
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		r, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
+		r, err := loadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -129,40 +132,74 @@ func BenchmarkCanonicalPath(b *testing.B) {
 	}
 }
 
-// BenchmarkLoad measures LoadFiles on generated CSV and reports the heap the register keeps
-// per order beyond the ids' own bytes.
+// jsonLines rewrites a CSV register as JSON Lines, the same orders field for field.
+func jsonLines(b *testing.B, data []byte) []byte {
+	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var out bytes.Buffer
+	for _, row := range rows[1:] {
+		out.WriteByte('{')
+		for i, v := range row {
+			if v == "" {
+				continue
+			}
+			if out.Bytes()[out.Len()-1] != '{' {
+				out.WriteByte(',')
+			}
+			k, _ := json.Marshal(rows[0][i])
+			val, _ := json.Marshal(v)
+			out.Write(k)
+			out.WriteByte(':')
+			out.Write(val)
+		}
+		out.WriteString("}\n")
+	}
+	return out.Bytes()
+}
+
+// BenchmarkLoad measures Load on generated registers, CSV and JSON Lines, and reports the
+// heap the register keeps per order beyond the ids' own bytes.
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		b.Run(strconv.Itoa(n), func(b *testing.B) {
-			data, idBytes := genRegister(n)
-			p := filepath.Join(b.TempDir(), "orders.csv")
-			if err := os.WriteFile(p, data, 0o644); err != nil {
-				b.Fatal(err)
-			}
-			data = nil
-			opts := Options{Hosts: []string{"twitter.example"}}
-			b.ReportAllocs()
-			b.SetBytes(fileSize(b, p))
-			cpu := processCPU(b)
-			for b.Loop() {
-				if _, err := LoadFiles([]string{p}, opts); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			// What a load costs a gateway's processors, garbage collection included: on
-			// two cores the wall time hides the work done alongside.
-			b.ReportMetric((processCPU(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
-			before := heapAfterGC()
-			r, err := LoadFiles([]string{p}, opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			after := heapAfterGC()
-			b.ReportMetric(float64(int64(after)-int64(before)-int64(idBytes))/float64(r.Len()), "heapB/order")
-			runtime.KeepAlive(r)
-		})
+		for _, format := range []string{"csv", "jsonl"} {
+			b.Run(strconv.Itoa(n)+"/"+format, func(b *testing.B) { benchmarkLoad(b, n, format) })
+		}
 	}
+}
+
+func benchmarkLoad(b *testing.B, n int, format string) {
+	data, idBytes := genRegister(n)
+	if format == "jsonl" {
+		data = jsonLines(b, data)
+	}
+	p := filepath.Join(b.TempDir(), "orders."+format)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	data = nil
+	opts := Options{Hosts: []string{"twitter.example"}}
+	b.ReportAllocs()
+	b.SetBytes(fileSize(b, p))
+	cpu := processCPU(b)
+	for b.Loop() {
+		if _, err := loadFiles([]string{p}, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	// What a load costs a gateway's processors, garbage collection included: on
+	// two cores the wall time hides the work done alongside.
+	b.ReportMetric((processCPU(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
+	before := heapAfterGC()
+	r, err := loadFiles([]string{p}, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	after := heapAfterGC()
+	b.ReportMetric(float64(int64(after)-int64(before)-int64(idBytes))/float64(r.Len()), "heapB/order")
+	runtime.KeepAlive(r)
 }
 
 func fileSize(b *testing.B, p string) int64 {

@@ -88,6 +88,10 @@ type instant struct {
 	nsec int32
 }
 
+func (i instant) zero() bool { return i == instant{} }
+
+func (i instant) before(j instant) bool { return i.sec < j.sec || i.sec == j.sec && i.nsec < j.nsec }
+
 func instantOf(t time.Time) instant {
 	if t.IsZero() {
 		return instant{}
@@ -208,7 +212,7 @@ func normalizeHost(h string) (string, error) {
 
 func (b *builder) addFile(name string) (uint16, error) {
 	if len(b.files) >= math.MaxUint16 {
-		return 0, errors.New("too many register files")
+		return 0, &Error{Index: -1, Err: errors.New("too many sources")}
 	}
 	b.files = append(b.files, name)
 	fi := uint16(len(b.files) - 1)
@@ -236,7 +240,7 @@ func (b *builder) addRow(file uint16, r *row) {
 	b.rowErrs = b.rowErrs[:0]
 	fail := func(f int, err error) {
 		if !r.reported[f] {
-			b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
 		}
 	}
 	defer b.flushRowErrors()
@@ -304,7 +308,7 @@ func (b *builder) refID(ref uint32) (string, position) {
 // The ids' hashes are partitioned by their top bits, keeping reading order, and each
 // partition is checked with a map small enough to stay in the cache: one map of a million
 // hashes would miss it on nearly every id.
-func (b *builder) checkDuplicates(dupError func(id string, at, first position) error) {
+func (b *builder) checkDuplicates() {
 	var pace pacer
 	hs, bounds := partitionIDHashes(b.idHashes, &pace)
 	b.idHashes = nil
@@ -357,16 +361,9 @@ func (b *builder) checkDuplicates(dupError func(id string, at, first position) e
 			continue
 		}
 		id, _ := b.refID(d.ref)
-		b.errs.add(dupError(id, d.at, d.first))
+		b.errs.add(&Error{Source: b.files[d.at.file], Line: int(d.at.line), Index: -1, Field: "id",
+			Err: fmt.Errorf("duplicate id %q (also at %s)", id, b.where(d.first))})
 	}
-}
-
-// checkRowDuplicates is checkDuplicates for ids read from files.
-func (b *builder) checkRowDuplicates() {
-	b.checkDuplicates(func(id string, at, first position) error {
-		return &Error{File: b.files[at.file], Line: int(at.line), Index: -1, Field: "id",
-			Err: fmt.Errorf("duplicate id %q (also at %s)", id, b.where(first))}
-	})
 }
 
 // partitionIDHashes groups hs by the top bits of their hashes, keeping reading order within
@@ -481,7 +478,7 @@ func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
 	fail := func(f int, err error) {
 		ok = false
 		if !r.reported[f] {
-			b.rowErrs = append(b.rowErrs, &Error{File: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
+			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
 		}
 	}
 	var t terms
@@ -892,105 +889,4 @@ func checkKey(url, what, key string) error {
 		return fmt.Errorf("URL %q: %s %q is not a plain path segment", url, what, key)
 	}
 	return nil
-}
-
-// addOrder validates an order given as a value (Compile) and adds it.
-func (b *builder) addOrder(i int, o *Order) {
-	fail := func(field string, err error) {
-		b.errs.add(fmt.Errorf("order %d %q (%s): %s: %w", i, o.ID, o.Source, field, err))
-	}
-	ok := true
-	check := func(field string, err error) {
-		if err != nil {
-			ok = false
-			fail(field, err)
-		}
-	}
-	check("id", checkID(o.ID))
-	var kind TargetKind
-	var value string
-	var err error
-	switch o.Target.Kind {
-	case TargetPost:
-		kind = TargetPost
-		value, err = postValue(o.Target.Value)
-	case TargetAccount:
-		kind = TargetAccount
-		value, err = b.accountValue(o.Target.Value)
-	case TargetPath, TargetPathPrefix:
-		// Values are taken as Parse returns them: already decoded, so "?" or "*" in them
-		// are literal characters, not syntax.
-		var readable bool
-		kind = o.Target.Kind
-		value, readable = canonicalPath(o.Target.Value)
-		switch {
-		case !readable:
-			err = fmt.Errorf("path %q holds a control character or an escape that only folding completes", o.Target.Value)
-		case !strings.HasPrefix(o.Target.Value, "/"):
-			err = fmt.Errorf("path %q must start with /", o.Target.Value)
-		case kind == TargetPathPrefix && value != "/" && strings.HasSuffix(o.Target.Value, "/"):
-			value += "/"
-		}
-	default:
-		err = fmt.Errorf("unknown target kind %d", o.Target.Kind)
-	}
-	check("target", err)
-
-	var t terms
-	t.countries, t.anywhere, t.codes, err = parseCountries(strings.Join(o.Countries, " "))
-	check("countries", err)
-	t.action, t.rate, t.both = o.Action, o.Rate, o.ThrottleResponse
-	switch {
-	case o.Action == ActionBlock:
-		t.rate, t.both = 0, false
-	case o.Action == ActionThrottle && o.Rate <= 0:
-		check("action", errors.New("throttle needs a rate above 0"))
-	case o.Action != ActionThrottle:
-		check("action", fmt.Errorf("unknown action %d", o.Action))
-	}
-	check("authority", checkText(o.Authority, false))
-	check("reference", checkText(o.Reference, false))
-	check("reason", checkText(o.Reason, true))
-	if o.Notice != "" {
-		check("notice", checkNotice(o.Notice))
-	}
-	if !o.Start.IsZero() && !o.End.IsZero() && !o.End.After(o.Start) {
-		check("end", errors.New("end is not after start"))
-	}
-	t.start, t.end = o.Start, o.End
-	t.authority, t.reference, t.notice, t.reason = o.Authority, o.Reference, o.Notice, o.Reason
-
-	pos, err := b.sourcePosition(o.Source)
-	check("source", err)
-	h := maphash.String(b.seed, o.ID)
-	if b.full() || len(b.entries) >= otherFlag-1 {
-		check("id", errors.New("register too large"))
-	}
-	if !ok {
-		if o.ID != "" {
-			b.rememberOther(h, o.ID, pos)
-		}
-		return
-	}
-	b.addEntry(h, o.ID, kind, value, b.intern(t), pos)
-}
-
-// sourcePosition files an Order.Source such as "orders.csv:12" under its file name.
-func (b *builder) sourcePosition(src string) (position, error) {
-	name, line := src, uint32(0)
-	if i := strings.LastIndexByte(src, ':'); i >= 0 && isDigits(src[i+1:]) && len(src)-i-1 < 10 {
-		var n uint32
-		for _, c := range src[i+1:] {
-			n = n*10 + uint32(c-'0')
-		}
-		name, line = src[:i], n
-	}
-	fi, ok := b.fileIndex[name]
-	if !ok {
-		var err error
-		if fi, err = b.addFile(strings.Clone(name)); err != nil {
-			return position{}, err
-		}
-	}
-	return position{fi, line}, nil
 }

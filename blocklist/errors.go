@@ -6,23 +6,28 @@ import (
 	"strings"
 )
 
-// Error is one problem in a register file, located so that the people who maintain the file
-// can find it: the physical line (of the field, for CSV; of the object, for JSON), the element
-// of a JSON array, and the field.
+// Error is the one error type of loading a register: a problem located so that the people
+// who maintain the register can find it, by source (a file's path or a URL), physical line
+// (of the field, for CSV; of the object, for JSON), element of a JSON array, and field.
+// Load reports several at once, joined (errors.Join); problems with the register as a whole
+// have no source.
 type Error struct {
-	File  string
-	Line  int    // 1-based; 0 when the problem concerns the whole file
-	Index int    // element of a JSON array, or -1
-	Field string // "" when the problem concerns the whole row
-	Err   error
+	Source string // "" when the problem concerns the register as a whole
+	Line   int    // 1-based; 0 when the problem concerns the whole source
+	Index  int    // element of a JSON array, or -1
+	Field  string // "" when the problem concerns the whole row
+	Err    error
 }
 
 // Error reads like `register orders.csv: line 12: countries: unknown country code "RX"`, or
 // for a JSON array `register orders.json: line 14: [3].countries: ...`.
 func (e *Error) Error() string {
 	var b strings.Builder
-	b.WriteString("register ")
-	b.WriteString(e.File)
+	b.WriteString("register")
+	if e.Source != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Source)
+	}
 	if e.Line > 0 {
 		b.WriteString(": line ")
 		b.WriteString(strconv.Itoa(e.Line))

@@ -13,13 +13,8 @@ func Example() {
 rkn-1,RU,https://twitter.example/someuser/status/123,,Roskomnadzor,Withheld in your country
 rkn-2,RU|BY,@OtherUser,throttle 64KiB/s,Roskomnadzor,
 `
-	opts := blocklist.Options{Hosts: []string{"twitter.example"}}
-	orders, _, err := blocklist.Parse("orders.csv", strings.NewReader(register), opts)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	r, err := blocklist.Compile(orders, opts)
+	r, err := blocklist.Load([]blocklist.Source{{Name: "orders.csv", Reader: strings.NewReader(register)}},
+		blocklist.Options{Hosts: []string{"twitter.example"}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -100,7 +100,7 @@ func TestRegisterAcrossArenaChunks(t *testing.T) {
 	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r, err := LoadFiles([]string{p}, Options{})
+	r, err := loadFiles([]string{p}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestRegisterAcrossArenaChunks(t *testing.T) {
 		t.Fatalf("ids in %d chunks, values in %d: the test does not cross a chunk", len(r.ids), len(r.vals))
 	}
 	seen := 0
-	for o := range r.Orders {
+	for o := range r.orders {
 		seen++
 		if want[o.ID] != o.Target.Value {
 			t.Fatalf("order %q: value %q, want %q", o.ID, o.Target.Value, want[o.ID])
@@ -146,7 +146,7 @@ func TestDuplicatesAmongMany(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s,RU,post:%d\n", id, i+1)
 	}
-	_, _, err := Parse("o.csv", strings.NewReader(b.String()), Options{})
+	_, _, err := parseOrders("o.csv", (b.String()), Options{})
 	want := `register o.csv: line 30002: id: duplicate id "o7" (also at o.csv:9)` + "\n" +
 		`register o.csv: line 40002: id: duplicate id "o29999" (also at o.csv:30001)` + "\n" +
 		`register o.csv: line 45002: id: duplicate id "o29999" (also at o.csv:30001)`

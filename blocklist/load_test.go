@@ -78,10 +78,10 @@ func TestLoadEmptySources(t *testing.T) {
 func TestLoadFilesRefusesEmpty(t *testing.T) {
 	dir := t.TempDir()
 	p := writeFile(t, dir, "a.csv", "id,countries,target\n")
-	if _, err := LoadFiles([]string{p}, Options{}); err == nil || !strings.Contains(err.Error(), "no orders") {
+	if _, err := loadFiles([]string{p}, Options{}); err == nil || !strings.Contains(err.Error(), "no orders") {
 		t.Errorf("got %v", err)
 	}
-	if _, err := Load(nil, Options{}); err == nil || err.Error() != "register: no files" {
+	if _, err := Load(nil, Options{}); err == nil || err.Error() != "register: no sources" {
 		t.Errorf("no sources: got %v", err)
 	}
 }
@@ -101,11 +101,11 @@ func TestSkippedForeignHostIDs(t *testing.T) {
 	b.WriteString("bad,RX,https://other.example/x\n") // refused rows are errors, not skipped ones
 	dir := t.TempDir()
 	p := writeFile(t, dir, "a.csv", b.String())
-	if _, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}}); err == nil {
+	if _, err := loadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}}); err == nil {
 		t.Fatal("a bad country on a foreign row was accepted")
 	}
 	p = writeFile(t, dir, "a.csv", strings.TrimSuffix(b.String(), "bad,RX,https://other.example/x\n"))
-	r, err := LoadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
+	r, err := loadFiles([]string{p}, Options{Hosts: []string{"twitter.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}

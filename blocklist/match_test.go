@@ -8,19 +8,6 @@ import (
 
 var testNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-func mustRegister(t testing.TB, csv string, opts Options) *Register {
-	t.Helper()
-	orders, _, err := Parse("orders.csv", strings.NewReader(csv), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Compile(orders, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 const bypassRegister = "id,countries,target\n" +
 	"p1,RU,post:123\n" +
 	"a1,RU,account:someuser\n" +

@@ -127,25 +127,9 @@ type Order struct {
 	Source string
 }
 
-// Active reports whether now lies inside the order's [Start, End) window.
-func (o *Order) Active(now time.Time) bool {
-	return (o.Start.IsZero() || !now.Before(o.Start)) && (o.End.IsZero() || now.Before(o.End))
-}
-
-// AppliesIn reports whether the order covers clients in country (an ISO 3166-1 alpha-2 code,
-// either case). Orders for "*" apply everywhere, including where the country is unknown.
-func (o *Order) AppliesIn(country string) bool {
-	for _, c := range o.Countries {
-		if c == "*" || strings.EqualFold(c, country) {
-			return true
-		}
-	}
-	return false
-}
-
 // parseAction parses the action column: "block" (also the meaning of an empty value),
 // "throttle <rate>" or "throttle <rate> both". Rates are written like 64KiB/s, 1.5MiB/s,
-// 512kbit/s or 2Mbit/s; see [ParseRate].
+// 512kbit/s or 2Mbit/s; see parseRate.
 func parseAction(s string) (a Action, rate int64, both bool, err error) {
 	f := strings.Fields(s)
 	if len(f) == 0 {
@@ -167,7 +151,7 @@ func parseAction(s string) (a Action, rate int64, both bool, err error) {
 		if len(f) > 2 && !strings.EqualFold(f[2], "both") && f[1] != "" && isRateNumber(f[1]) {
 			unit, i = f[2], 3
 		}
-		rate, err := ParseRate(num + unit)
+		rate, err := parseRate(num + unit)
 		if err != nil {
 			return 0, 0, false, err
 		}
@@ -204,6 +188,15 @@ var rateUnits = []struct {
 	{"Gbit/s", 1e9 / 8, true},
 }
 
+// rateUnitNames lists the units for errors.
+var rateUnitNames = func() string {
+	names := make([]string, len(rateUnits))
+	for i, u := range rateUnits {
+		names[i] = u.name
+	}
+	return strings.Join(names, ", ")
+}()
+
 func isRateNumber(s string) bool {
 	dot := false
 	for i := 0; i < len(s); i++ {
@@ -218,11 +211,11 @@ func isRateNumber(s string) bool {
 	return len(s) > 0 && s[len(s)-1] != '.'
 }
 
-// ParseRate parses a transfer rate such as "64KiB/s" into bytes per second. Units: B/s,
+// parseRate parses a transfer rate such as "64KiB/s" into bytes per second. Units: B/s,
 // kB/s (=1000 B/s; KB/s is read the same), MB/s, GB/s, KiB/s, MiB/s, GiB/s, bit/s, kbit/s,
-// Mbit/s, Gbit/s. The number is a plain decimal (no sign or exponent); the result must be at
+// Mbit/s, Gbit/s (see rateUnits). The number is a plain decimal (no sign or exponent); the result must be at
 // least 1 B/s.
-func ParseRate(s string) (int64, error) {
+func parseRate(s string) (int64, error) {
 	i := 0
 	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 		i++
@@ -248,5 +241,5 @@ func ParseRate(s string) (int64, error) {
 		}
 		return int64(bps), nil
 	}
-	return 0, fmt.Errorf("bad rate %q: unknown unit %q (want B/s, kB/s, MB/s, KiB/s, MiB/s, kbit/s or Mbit/s)", s, unit)
+	return 0, fmt.Errorf("bad rate %q: unknown unit %q (want %s)", s, unit, rateUnitNames)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -25,183 +26,191 @@ type Options struct {
 	Hosts []string
 }
 
-// ParseStats counts what Parse read.
-type ParseStats struct {
-	Orders             int
-	SkippedForeignHost int
-}
-
-// format is a register file format.
-type format uint8
+// A Format is how a register source is written.
+type Format uint8
 
 const (
-	formatCSV format = iota + 1
-	formatJSON
-	formatJSONLines
+	// FormatAuto tells the format from the source: by the extension of its name (.csv,
+	// .json, .jsonl, .ndjson), then by its first bytes ("[" starts a JSON array, "{" JSON
+	// Lines, anything else is CSV).
+	FormatAuto Format = iota
+	// FormatCSV is CSV with a header row naming the columns.
+	FormatCSV
+	// FormatJSON is a JSON array of objects, or JSON Lines (one object per line).
+	FormatJSON
 )
 
-// detectFormat goes by the extension, then by content: "[" starts a JSON array, "{" JSON
-// Lines, anything else is CSV.
-func detectFormat(name string, data string) format {
-	first := byte(0)
-	if t := strings.TrimLeft(data, " \t\r\n"); len(t) > 0 {
-		first = t[0]
+var formatNames = [...]string{FormatAuto: "auto", FormatCSV: "csv", FormatJSON: "json"}
+
+func (f Format) String() string {
+	if int(f) < len(formatNames) {
+		return formatNames[f]
 	}
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".csv":
-		return formatCSV
-	case ".jsonl", ".ndjson":
-		return formatJSONLines
-	case ".json":
-		if first == '{' {
-			return formatJSONLines
-		}
-		return formatJSON
-	}
-	switch first {
-	case '[':
-		return formatJSON
-	case '{':
-		return formatJSONLines
-	}
-	return formatCSV
+	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
 
-const bom = "\xef\xbb\xbf"
+// ParseFormat reads a format's name, as configurations write it: auto, csv or json.
+func ParseFormat(s string) (Format, error) {
+	for f, name := range formatNames {
+		if strings.EqualFold(s, name) {
+			return Format(f), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown register format %q (want %s)", s, strings.Join(formatNames[:], ", "))
+}
 
-// Source is one register file, and what it may hold.
+// A Source is one register to load.
 type Source struct {
-	// Name is the file's path: it is read from there and names the file in errors.
+	// Name says where the register comes from, a file's path or a URL: errors and the orders'
+	// Source field name it.
 	Name string
+	// Reader is the register itself. When it is nil, the file Name is read.
+	Reader io.Reader
+	// Format is how the register is written; the zero value tells it from the source.
+	Format Format
 	// AllowEmpty accepts the source when it yields no orders. Without it such a source is
 	// refused: a file that lost its rows (a truncated export, a spreadsheet saved empty, a
 	// hosts setting that matches none of its URLs) would otherwise lift every order it held.
 	AllowEmpty bool
 }
 
-// Parse reads one register file: CSV with a header row, a JSON array of objects, or JSON Lines,
-// told apart by the extension of name and then by content. name is also what errors call the
-// file. Every problem is reported (see [Error]), up to a limit; a file with any problem
-// yields no orders, and a file without orders is a problem (see [Source.AllowEmpty]).
-func Parse(name string, r io.Reader, opts Options) ([]Order, ParseStats, error) {
-	var sb strings.Builder
-	if _, err := io.Copy(&sb, r); err != nil {
-		return nil, ParseStats{}, fmt.Errorf("register %s: %w", name, err)
-	}
-	data := sb.String()
-	b, err := newBuilder(opts, 0)
-	if err != nil {
-		return nil, ParseStats{}, err
-	}
-	if err := b.parseFile(Source{Name: name}, data); err != nil {
-		return nil, ParseStats{}, err
-	}
-	b.checkRowDuplicates()
-	stats := ParseStats{Orders: len(b.entries), SkippedForeignHost: b.skipped}
-	if err := b.errs.err(); err != nil {
-		return nil, stats, err
-	}
-	r2 := b.register()
-	orders := make([]Order, len(r2.entries))
-	for i := range orders {
-		orders[i] = r2.order(uint32(i))
-	}
-	return orders, stats, nil
-}
-
-// Load reads every source, checks that ids are unique across all of them and compiles the
-// register. Any problem in any source refuses the whole register, and so does a source that
-// yields no orders, unless it allows that.
+// Load reads every source, validates every order, checks that ids are unique across all of
+// them and compiles the register. Every problem is reported as an [Error] naming the source,
+// the line (or JSON element) and the field, up to a limit; any problem refuses the whole
+// register, and so does a source that yields no orders, unless it allows that.
 func Load(sources []Source, opts Options) (*Register, error) {
 	if len(sources) == 0 {
-		return nil, errors.New("register: no files")
+		return nil, &Error{Index: -1, Err: errors.New("no sources")}
 	}
-	datas := make([]string, len(sources))
+	texts := make([]string, len(sources))
 	hint := 0
 	for i, src := range sources {
-		data, err := readFile(src.Name)
+		text, err := readSource(src)
 		if err != nil {
-			return nil, fmt.Errorf("register %s: %w", src.Name, err)
+			return nil, &Error{Source: src.Name, Index: -1, Err: err}
 		}
-		datas[i] = data
-		hint += ordersHint(src.Name, data)
+		texts[i] = text
+		hint += ordersHint(src, text)
 	}
 	b, err := newBuilder(opts, hint)
 	if err != nil {
 		return nil, err
 	}
 	for i, src := range sources {
-		if err := b.parseFile(src, datas[i]); err != nil {
+		if err := b.parseSource(src, texts[i]); err != nil {
 			return nil, err
 		}
-		datas[i] = ""
+		texts[i] = ""
 	}
-	return b.compile(b.checkRowDuplicates)
+	return b.compile()
 }
 
-// LoadFiles is [Load] of files that must each hold orders.
-func LoadFiles(paths []string, opts Options) (*Register, error) {
-	sources := make([]Source, len(paths))
-	for i, p := range paths {
-		sources[i] = Source{Name: p}
+// readSource reads a source's text whole: parsing slices it rather than copying every field.
+// A missing file's error says so once, without repeating the path that Error names.
+func readSource(src Source) (string, error) {
+	r := src.Reader
+	if r == nil {
+		f, err := os.Open(src.Name)
+		if err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				return "", pe.Err
+			}
+			return "", err
+		}
+		defer f.Close()
+		r = f
 	}
-	return Load(sources, opts)
+	text, err := readAll(r)
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return text, err
 }
 
-// Compile builds a register from orders given as values, validating and normalising them the
-// way Parse does (targets into canonical form, countries upper-case); each order's Source
-// names it in errors.
-func Compile(orders []Order, opts Options) (*Register, error) {
-	b, err := newBuilder(opts, len(orders))
-	if err != nil {
-		return nil, err
+// readAll reads r straight into a string, growing it once when r knows its size (a register
+// may be hundreds of megabytes).
+func readAll(r io.Reader) (string, error) {
+	var sb strings.Builder
+	switch r := r.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<40 {
+			sb.Grow(int(fi.Size()) + 1)
+		}
+	case interface{ Len() int }:
+		sb.Grow(r.Len())
 	}
-	for i := range orders {
-		b.addOrder(i, &orders[i])
+	// Large reads: with io.Copy's 32 KiB, system calls cost three times the copying.
+	if _, err := io.CopyBuffer(writerOnly{&sb}, readerOnly{r}, make([]byte, 1<<20)); err != nil {
+		return "", err
 	}
-	return b.compile(func() {
-		b.checkDuplicates(func(id string, at, first position) error {
-			return fmt.Errorf("order %q (%s): id: duplicate id (also at %s)", id, b.where(at), b.where(first))
-		})
-	})
+	return sb.String(), nil
 }
 
-// ordersHint estimates, from above, how many orders data holds, so that the builder's
+const bom = "\xef\xbb\xbf"
+
+// syntax is how a source is read: a format, and for JSON whether it is an array or lines.
+type syntax uint8
+
+const (
+	syntaxCSV syntax = iota + 1
+	syntaxJSONArray
+	syntaxJSONLines
+)
+
+// syntaxOf tells how to read text (with its BOM removed) from the source's format, then the
+// extension of its name, then its first bytes.
+func syntaxOf(src Source, text string) syntax {
+	first := byte(0)
+	if t := strings.TrimLeft(text, " \t\r\n"); len(t) > 0 {
+		first = t[0]
+	}
+	// A JSON file is an array unless it starts with an object: a file that starts with
+	// neither is told so by the array reader, which has the words for it.
+	jsonSyntax := func() syntax {
+		if first == '{' {
+			return syntaxJSONLines
+		}
+		return syntaxJSONArray
+	}
+	switch src.Format {
+	case FormatCSV:
+		return syntaxCSV
+	case FormatJSON:
+		return jsonSyntax()
+	}
+	switch strings.ToLower(filepath.Ext(src.Name)) {
+	case ".csv":
+		return syntaxCSV
+	case ".jsonl", ".ndjson":
+		return syntaxJSONLines
+	case ".json":
+		return jsonSyntax()
+	}
+	if first == '[' || first == '{' {
+		return jsonSyntax()
+	}
+	return syntaxCSV
+}
+
+// ordersHint estimates, from above, how many orders text holds, so that the builder's
 // tables are allocated once: one per line, or per "{" in a JSON array, which is usually
 // spread over several lines. It counts a megabyte at a time, since counting in one piece
 // would keep the processor from requests for milliseconds.
-func ordersHint(name, data string) int {
+func ordersHint(src Source, text string) int {
 	sep := "\n"
-	if detectFormat(name, strings.TrimPrefix(data, bom)) == formatJSON {
+	if syntaxOf(src, strings.TrimPrefix(text, bom)) == syntaxJSONArray {
 		sep = "{"
 	}
 	n := 1
-	for len(data) > 0 {
-		chunk := data[:min(len(data), 1<<20)]
-		data = data[len(chunk):]
+	for len(text) > 0 {
+		chunk := text[:min(len(text), 1<<20)]
+		text = text[len(chunk):]
 		n += strings.Count(chunk, sep)
 		runtime.Gosched()
 	}
 	return n
-}
-
-// readFile reads a file straight into a string: parsing slices it rather than copying every
-// field, and a register file may be hundreds of megabytes.
-func readFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	var sb strings.Builder
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<40 {
-		sb.Grow(int(fi.Size()) + 1)
-	}
-	// Large reads: with io.Copy's 32 KiB, system calls cost three times the copying.
-	if _, err := io.CopyBuffer(writerOnly{&sb}, readerOnly{f}, make([]byte, 1<<20)); err != nil {
-		return "", err
-	}
-	return sb.String(), nil
 }
 
 // writerOnly and readerOnly hide WriteTo and ReadFrom, which would pick a small buffer.
@@ -229,49 +238,49 @@ func (b *builder) register() *Register {
 
 // compile runs the duplicate check alongside building the index (on two cores that hides
 // most of it) and returns the register if neither found a problem.
-func (b *builder) compile(checkDuplicates func()) (*Register, error) {
+func (b *builder) compile() (*Register, error) {
 	if b.errs.len() > 0 {
-		checkDuplicates() // so that one pass reports everything; no index needed
+		b.checkDuplicates() // so that one pass reports everything; no index needed
 		return nil, b.errs.err()
 	}
 	r := b.register()
 	var wg sync.WaitGroup
-	wg.Go(checkDuplicates)
+	wg.Go(b.checkDuplicates)
 	indexErr := r.index(b.numeric)
 	wg.Wait()
 	if err := b.errs.err(); err != nil {
 		return nil, err
 	}
 	if indexErr != nil {
-		return nil, fmt.Errorf("register: %w", indexErr)
+		return nil, &Error{Index: -1, Err: indexErr}
 	}
 	r.stats.SkippedForeignHost = b.skipped
 	r.stats.SkippedForeignHostIDs = b.skippedIDs
 	return r, nil
 }
 
-// parseFile reads one file into the builder. Problems in the data are collected in b.errs;
-// the error returned is for what stops reading altogether.
-func (b *builder) parseFile(src Source, data string) error {
+// parseSource reads one source's text into the builder. Problems in the text are collected
+// in b.errs; the error returned is for what stops reading altogether.
+func (b *builder) parseSource(src Source, text string) error {
 	file, err := b.addFile(src.Name)
 	if err != nil {
 		return err
 	}
-	if isUTF16(data) {
+	if isUTF16(text) {
 		b.fileError(file, 0, errUTF16)
 		return nil
 	}
-	data = strings.TrimPrefix(data, bom)
+	text = strings.TrimPrefix(text, bom)
 	errs, entries, skipped := b.errs.len(), len(b.entries), b.skipped
-	empty := strings.TrimSpace(data) == ""
+	empty := strings.TrimSpace(text) == ""
 	if !empty {
-		switch detectFormat(src.Name, data) {
-		case formatJSON:
-			b.parseJSON(file, data)
-		case formatJSONLines:
-			b.parseJSONLines(file, data)
+		switch syntaxOf(src, text) {
+		case syntaxJSONArray:
+			b.parseJSON(file, text)
+		case syntaxJSONLines:
+			b.parseJSONLines(file, text)
 		default:
-			b.parseCSV(file, data)
+			b.parseCSV(file, text)
 		}
 	}
 	if len(b.entries) == entries && b.errs.len() == errs && !src.AllowEmpty {
@@ -311,7 +320,7 @@ func isUTF16(data string) bool {
 }
 
 func (b *builder) fileError(file uint16, line int, err error) {
-	b.errs.add(&Error{File: b.files[file], Line: line, Index: -1, Err: err})
+	b.errs.add(&Error{Source: b.files[file], Line: line, Index: -1, Err: err})
 }
 
 // parseCSV reads CSV with a header row naming the columns, in any order and case. The
@@ -529,7 +538,7 @@ func (b *builder) parseJSONSlow(file uint16, data string, skip int) {
 		line := lines.at(off)
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			b.errs.add(&Error{File: b.files[file], Line: line, Index: i, Err: jsonError(err)})
+			b.errs.add(&Error{Source: b.files[file], Line: line, Index: i, Err: jsonError(err)})
 			return
 		}
 		if i >= skip {
@@ -592,7 +601,7 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 			r.reported[p.field] = true
 		}
 		r.broken = true
-		b.errs.add(&Error{File: b.files[file], Line: line, Index: index, Field: field, Err: p.err})
+		b.errs.add(&Error{Source: b.files[file], Line: line, Index: index, Field: field, Err: p.err})
 	}
 	if !fatal {
 		// With a bad field the other fields are still checked, so one pass reports everything.

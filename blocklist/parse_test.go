@@ -11,15 +11,6 @@ import (
 	"unicode/utf16"
 )
 
-func mustParse(t *testing.T, name, data string, opts Options) []Order {
-	t.Helper()
-	orders, _, err := Parse(name, strings.NewReader(data), opts)
-	if err != nil {
-		t.Fatalf("Parse(%s): %v", name, err)
-	}
-	return orders
-}
-
 // The same two orders in every format; all must read alike.
 func TestParseFormats(t *testing.T) {
 	want := []Order{{
@@ -209,15 +200,15 @@ func TestParseRate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseRate(tc.in)
+			got, err := parseRate(tc.in)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("ParseRate(%q) = %d, %v; want error containing %q", tc.in, got, err, tc.err)
+					t.Fatalf("parseRate(%q) = %d, %v; want error containing %q", tc.in, got, err, tc.err)
 				}
 				return
 			}
 			if err != nil || got != tc.want {
-				t.Fatalf("ParseRate(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
+				t.Fatalf("parseRate(%q) = %d, %v; want %d", tc.in, got, err, tc.want)
 			}
 		})
 	}
@@ -378,7 +369,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			orders, _, err := Parse(tc.file, strings.NewReader(tc.data), Options{})
+			orders, _, err := parseOrders(tc.file, (tc.data), Options{})
 			if err == nil {
 				t.Fatalf("no error; orders %+v", orders)
 			}
@@ -445,7 +436,7 @@ func TestParseErrorsCapped(t *testing.T) {
 	for i := range 30 {
 		b.WriteString("x" + formatInt(i) + ",RX,post:1\n")
 	}
-	_, _, err := Parse("o.csv", strings.NewReader(b.String()), Options{})
+	_, _, err := parseOrders("o.csv", (b.String()), Options{})
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != maxErrors+1 || lines[maxErrors] != "and 10 more errors" || lines[0] != `register o.csv: line 2: countries: unknown country code "RX"` {
 		t.Errorf("got %d lines:\n%s", len(lines), err)
@@ -464,7 +455,7 @@ func TestParseStatsAndHosts(t *testing.T) {
 		"h,RU,http://t.co:8080/x/status/6\n" +
 		"i,RU,https://evil.example\\@t.co/x/status/7\n" +
 		"j,RU,https://muzofon.example/search/музыка белых order\n"
-	orders, stats, err := Parse("o.csv", strings.NewReader(data), Options{Hosts: []string{"twitter.example", "t.co"}})
+	orders, stats, err := parseOrders("o.csv", (data), Options{Hosts: []string{"twitter.example", "t.co"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,20 +467,20 @@ func TestParseStatsAndHosts(t *testing.T) {
 	if !slices.Equal(ids, want) {
 		t.Errorf("kept %v, want %v", ids, want)
 	}
-	if stats != (ParseStats{Orders: 4, SkippedForeignHost: 6}) {
+	if stats.Orders != 4 || stats.SkippedForeignHost != 6 {
 		t.Errorf("stats %+v", stats)
 	}
 	// Skipped rows are still validated: a register is refused for a bad row on any host.
-	_, _, err = Parse("o.csv", strings.NewReader("id,countries,target\nc,RX,https://elsewhere.example/a\n"), Options{Hosts: []string{"t.co"}})
+	_, _, err = parseOrders("o.csv", ("id,countries,target\nc,RX,https://elsewhere.example/a\n"), Options{Hosts: []string{"t.co"}})
 	if err == nil || !strings.Contains(err.Error(), `unknown country code "RX"`) {
 		t.Errorf("foreign-host row not validated: %v", err)
 	}
-	if _, _, err := Parse("o.csv", strings.NewReader(data), Options{Hosts: []string{"bad host/"}}); err == nil {
+	if _, _, err := parseOrders("o.csv", (data), Options{Hosts: []string{"bad host/"}}); err == nil {
 		t.Error("a bad host was accepted")
 	}
 	// On the site's own host, URLs are checked strictly.
 	for _, u := range []string{"https://t.co/search/a b", `https://t.co\@evil.example/x`, "https://t.co/%zz"} {
-		if _, _, err := Parse("o.csv", strings.NewReader("id,countries,target\nx,RU,"+u+"\n"), Options{Hosts: []string{"t.co"}}); err == nil {
+		if _, _, err := parseOrders("o.csv", ("id,countries,target\nx,RU," + u + "\n"), Options{Hosts: []string{"t.co"}}); err == nil {
 			t.Errorf("%s was accepted", u)
 		}
 	}
@@ -535,7 +526,7 @@ func TestURLTargets(t *testing.T) {
 			if again[0].Target != tc.want {
 				t.Errorf("%s -> %v", o[0].Target, again[0].Target)
 			}
-			r, err := Compile(o, Options{Patterns: tc.patterns})
+			r, err := compileOrders(t, o, Options{Patterns: tc.patterns})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -567,7 +558,7 @@ func TestLoadFiles(t *testing.T) {
 	dup := writeFile(t, dir, "dup.jsonl", "\n"+`{"id":"x1","countries":"BY","target":"post:2"}`+"\n")
 	bad := writeFile(t, dir, "bad.csv", "id,countries,target\nz,RX,post:3\n")
 
-	r, err := LoadFiles([]string{a, b}, Options{Hosts: []string{"twitter.example"}})
+	r, err := loadFiles([]string{a, b}, Options{Hosts: []string{"twitter.example"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,97 +571,34 @@ func TestLoadFiles(t *testing.T) {
 		t.Error("HasCountry")
 	}
 
-	_, err = LoadFiles([]string{a, dup}, Options{})
+	_, err = loadFiles([]string{a, dup}, Options{})
 	if err == nil || err.Error() != `register `+dup+`: line 2: id: duplicate id "x1" (also at `+a+`:2)` {
 		t.Errorf("duplicate across files: %v", err)
 	}
-	if _, err = LoadFiles([]string{a, bad}, Options{}); err == nil {
+	if _, err = loadFiles([]string{a, bad}, Options{}); err == nil {
 		t.Error("a bad file did not refuse the register")
 	}
-	if _, err = LoadFiles([]string{filepath.Join(dir, "missing.csv")}, Options{}); err == nil {
+	if _, err = loadFiles([]string{filepath.Join(dir, "missing.csv")}, Options{}); err == nil {
 		t.Error("missing file")
 	}
-	if _, err = LoadFiles(nil, Options{}); err == nil {
+	if _, err = loadFiles(nil, Options{}); err == nil {
 		t.Error("no files")
 	}
 }
 
-func TestCompile(t *testing.T) {
-	orders := []Order{
-		{ID: "a", Countries: []string{"ru"}, Target: Target{TargetPost, "00123"}, Action: ActionBlock, Source: "x.csv:2"},
-		{ID: "b", Countries: []string{"RU"}, Target: Target{TargetPathPrefix, "/Media/"}, Action: ActionThrottle, Rate: 100, Source: "x.csv:3"},
-	}
-	r, err := Compile(orders, Options{})
+// Orders that no pattern could ever match are refused rather than silently dead.
+func TestOrdersNoPatternCanMatch(t *testing.T) {
+	onlyPosts, err := ParsePatterns([]string{"/p/{post}"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	r.Orders(func(o Order) bool {
-		got = append(got, o.ID+" "+o.Target.String()+" "+o.Source+" "+strings.Join(o.Countries, ","))
-		return true
-	})
-	if want := []string{"a post:123 x.csv:2 RU", "b path:/media/* x.csv:3 RU"}; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
-	}
-
-	bad := []Order{
-		{ID: "a", Countries: []string{"RX"}, Target: Target{TargetPost, "1"}, Action: ActionBlock, Source: "y.csv:2"},
-		{ID: "a", Countries: []string{"RU"}, Target: Target{TargetPost, "2"}, Action: ActionBlock, Source: "y.csv:3"},
-		{ID: "c", Countries: []string{"RU"}, Target: Target{TargetPost, "3"}, Action: ActionThrottle, Source: "y.csv:4"},
-		{ID: "d", Countries: []string{"RU"}, Target: Target{TargetPost, "4"}, Action: 9},
-		{ID: "e", Countries: []string{"RU"}, Target: Target{}, Action: ActionBlock},
-	}
-	_, err = Compile(bad, Options{})
-	want := []string{
-		`order 0 "a" (y.csv:2): countries: unknown country code "RX"`,
-		`order 2 "c" (y.csv:4): action: throttle needs a rate above 0`,
-		`order 3 "d" (): action: unknown action 9`,
-		`order 4 "e" (): target: unknown target kind 0`,
-		`order "a" (y.csv:3): id: duplicate id (also at y.csv:2)`,
-	}
-	if err == nil || !slices.Equal(strings.Split(err.Error(), "\n"), want) {
-		t.Errorf("got\n%v\nwant\n%s", err, strings.Join(want, "\n"))
-	}
-
-	// Orders that no pattern could ever match are refused rather than silently dead.
-	onlyPosts, _ := ParsePatterns([]string{"/p/{post}"})
-	_, err = Compile([]Order{{ID: "a", Countries: []string{"RU"}, Target: Target{TargetAccount, "x"}, Action: ActionBlock}}, Options{Patterns: onlyPosts})
-	if err == nil || !strings.Contains(err.Error(), "no pattern has an {account} placeholder") {
+	_, _, err = parseOrders("o.csv", "id,countries,target\na,RU,account:x\n", Options{Patterns: onlyPosts})
+	if err == nil || !strings.Contains(err.Error(), "register: 1 account orders, but no pattern has an {account} placeholder") {
 		t.Errorf("got %v", err)
 	}
 }
 
-func TestOrderMethods(t *testing.T) {
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	end := start.Add(24 * time.Hour)
-	o := Order{Countries: []string{"RU", "BY"}, Start: start, End: end}
-	tests := []struct {
-		name string
-		now  time.Time
-		want bool
-	}{
-		{"before", start.Add(-time.Nanosecond), false},
-		{"at start", start, true},
-		{"inside", start.Add(time.Hour), true},
-		{"at end", end, false},
-		{"after", end.Add(time.Hour), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := o.Active(tc.now); got != tc.want {
-				t.Errorf("Active = %v", got)
-			}
-		})
-	}
-	if !o.AppliesIn("ru") || !o.AppliesIn("BY") || o.AppliesIn("UA") || o.AppliesIn("") {
-		t.Error("AppliesIn")
-	}
-	if !(&Order{Countries: []string{"*"}}).AppliesIn("") {
-		t.Error("* must apply where the country is unknown")
-	}
-	if (&Order{}).Active(time.Now()) != true {
-		t.Error("an open window is always active")
-	}
+func TestTargetString(t *testing.T) {
 	for _, tc := range []struct {
 		t    Target
 		want string
@@ -696,7 +624,7 @@ func TestManyDuplicates(t *testing.T) {
 	for i := range 200_000 {
 		b.WriteString("same,RU,post:" + formatInt(i+1) + "\n")
 	}
-	_, _, err := Parse("o.csv", strings.NewReader(b.String()), Options{})
+	_, _, err := parseOrders("o.csv", (b.String()), Options{})
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != maxErrors+1 || lines[maxErrors] != "and 199979 more errors" || lines[0] != `register o.csv: line 3: id: duplicate id "same" (also at o.csv:2)` {
 		t.Errorf("got %d lines, first %q, last %q", len(lines), lines[0], lines[len(lines)-1])

@@ -13,7 +13,7 @@ import (
 const noEntry = ^uint32(0)
 
 // Register is a compiled, immutable set of orders, safe for concurrent use. Build one with
-// [LoadFiles] or [Compile].
+// [Load].
 //
 // Orders are stored compactly: ids and target values live in two arenas of large strings,
 // everything else an order says (countries, action, authority, reference, notice, reason,
@@ -36,9 +36,10 @@ type Register struct {
 	pathLens lengthSet // lengths of the exact paths, to skip hashing most request paths
 	prefixes *trieNode
 
-	countries countrySet // countries with at least one order
-	anywhere  bool       // some order applies in every country
-	timed     bool       // some order has a start or an end
+	windows   []windowCount // orders with a start or an end, by window and action
+	countries countrySet    // countries with at least one order
+	anywhere  bool          // some order applies in every country
+	timed     bool          // some order has a start or an end
 	stats     RegisterStats
 }
 
@@ -102,6 +103,33 @@ type RegisterStats struct {
 	SkippedForeignHostIDs []string
 }
 
+// window is when some orders apply, and what they do.
+type window struct {
+	start, end instant
+	action     Action
+}
+
+type windowCount struct {
+	window
+	n int
+}
+
+// InForce counts the orders that apply at now (inside their start and end), by action:
+// the index is ActionBlock or ActionThrottle.
+func (r *Register) InForce(now time.Time) (counts [ActionThrottle + 1]int) {
+	if r == nil {
+		return counts
+	}
+	counts[ActionBlock], counts[ActionThrottle] = r.stats.Blocks, r.stats.Throttles
+	at := instantOf(now)
+	for _, w := range r.windows {
+		if !w.start.zero() && at.before(w.start) || !w.end.zero() && !at.before(w.end) {
+			counts[w.action] -= w.n
+		}
+	}
+	return counts
+}
+
 // Len returns the number of orders.
 func (r *Register) Len() int {
 	if r == nil {
@@ -121,9 +149,6 @@ func (r *Register) Stats() RegisterStats {
 	s.SkippedForeignHostIDs = slices.Clone(s.SkippedForeignHostIDs)
 	return s
 }
-
-// Patterns returns the patterns the register matches with.
-func (r *Register) Patterns() *Patterns { return r.patterns }
 
 // HasCountry reports whether any order could apply to clients in country (including orders
 // for "*"), so that a gateway can skip all work for the rest of the world.
@@ -303,8 +328,8 @@ func (r *Register) order(i uint32) Order {
 	}
 }
 
-// Orders calls yield with every order, in the order they were loaded, until it returns false.
-func (r *Register) Orders(yield func(Order) bool) {
+// orders calls yield with every order, in the order they were loaded, until it returns false.
+func (r *Register) orders(yield func(Order) bool) {
 	if r == nil {
 		return
 	}
@@ -388,14 +413,26 @@ func (r *Register) index(numeric int) error {
 		r.anywhere = r.anywhere || t.anywhere
 		r.timed = r.timed || !t.start.IsZero() || !t.end.IsZero()
 	}
+	perTerms := make([]int, len(r.terms))
 	for i := range r.entries {
 		pace.step()
-		switch r.terms[r.entries[i].terms].action {
+		perTerms[r.entries[i].terms]++
+	}
+	windows := make(map[window]int)
+	for ti, n := range perTerms {
+		t := &r.terms[ti]
+		switch t.action {
 		case ActionBlock:
-			r.stats.Blocks++
+			r.stats.Blocks += n
 		case ActionThrottle:
-			r.stats.Throttles++
+			r.stats.Throttles += n
 		}
+		if !t.start.IsZero() || !t.end.IsZero() {
+			windows[window{instantOf(t.start), instantOf(t.end), t.action}] += n
+		}
+	}
+	for w, n := range windows {
+		r.windows = append(r.windows, windowCount{w, n})
 	}
 	if r.anywhere {
 		r.stats.Countries = append(r.stats.Countries, "*")

@@ -9,7 +9,7 @@ import (
 // targetOf reads one CSV row with target and returns what it became, or the error.
 func targetOf(t *testing.T, target string, opts Options) (Target, error) {
 	t.Helper()
-	orders, _, err := Parse("o.csv", strings.NewReader("id,countries,target\nx,RU,"+target+"\n"), opts)
+	orders, _, err := parseOrders("o.csv", ("id,countries,target\nx,RU," + target + "\n"), opts)
 	if err != nil {
 		return Target{}, err
 	}
@@ -82,7 +82,7 @@ func TestURLTargetFragments(t *testing.T) {
 			if tc.err != "" {
 				return
 			}
-			r, err := Compile([]Order{{ID: "x", Countries: []string{"RU"}, Target: tc.want, Action: ActionBlock}}, opts)
+			r, err := compileOrders(t, []Order{{ID: "x", Countries: []string{"RU"}, Target: tc.want, Action: ActionBlock}}, opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,9 +149,9 @@ func TestReservedRoutes(t *testing.T) {
 		})
 	}
 
-	_, err = Compile([]Order{{ID: "a", Countries: []string{"RU"}, Target: Target{TargetAccount, "Settings"}, Action: ActionBlock}}, Options{})
-	if want := `order 0 "a" (): target: "settings" is a reserved route, not an account (write path:/settings if that route is meant)`; err == nil || err.Error() != want {
-		t.Errorf("Compile: got %v, want %s", err, want)
+	_, err = compileOrders(t, []Order{{ID: "a", Countries: []string{"RU"}, Target: Target{TargetAccount, "Settings"}, Action: ActionBlock}}, Options{})
+	if want := `register orders.csv: line 2: target: "settings" is a reserved route, not an account (write path:/settings if that route is meant)`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }
 
@@ -168,11 +168,11 @@ func TestReservedRoutesLeaveMatchingAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	compile := func(p *Patterns) *Register {
-		orders, _, err := Parse("o.csv", strings.NewReader(register), Options{Patterns: p})
+		orders, _, err := parseOrders("o.csv", (register), Options{Patterns: p})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := Compile(orders, Options{Patterns: p})
+		r, err := compileOrders(t, orders, Options{Patterns: p})
 		if err != nil {
 			t.Fatal(err)
 		}

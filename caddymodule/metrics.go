@@ -154,7 +154,7 @@ func hostsLabel(hosts []string) string {
 type ordersCollector struct {
 	desc *prometheus.Desc
 	mu   sync.Mutex
-	sets map[ordersKey]*orderCounts
+	sets map[ordersKey]*blocklist.Register
 }
 
 type ordersKey struct{ registers, hosts, dryRun string }
@@ -164,17 +164,14 @@ func newOrdersCollector() *ordersCollector {
 		desc: prometheus.NewDesc("caddy_georestrict_register_orders",
 			"Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.",
 			[]string{"registers", "hosts", "dry_run", "action"}, nil),
-		sets: make(map[ordersKey]*orderCounts),
+		sets: make(map[ordersKey]*blocklist.Register),
 	}
 }
 
 func (c *ordersCollector) add(k ordersKey, reg *blocklist.Register) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if oc, ok := c.sets[k]; ok && oc.reg == reg {
-		return
-	}
-	c.sets[k] = &orderCounts{reg: reg}
+	c.sets[k] = reg
 }
 
 // Describe implements prometheus.Collector.
@@ -185,61 +182,12 @@ func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, oc := range c.sets {
-		counts := oc.inForce(now)
+	for k, reg := range c.sets {
+		counts := reg.InForce(now)
 		for _, a := range [...]blocklist.Action{blocklist.ActionBlock, blocklist.ActionThrottle} {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[a]),
 				k.registers, k.hosts, k.dryRun, a.String())
 		}
-	}
-}
-
-// orderCounts counts the orders of a register by action, those with a time
-// window by window. It is filled on the first scrape, not at Provision: a
-// register with windows is walked once, off the config load.
-type orderCounts struct {
-	reg     *blocklist.Register
-	once    sync.Once
-	always  [blocklist.ActionThrottle + 1]int // orders without a window
-	windows map[orderWindow]int
-}
-
-// orderWindow is when some orders apply, as Order.Active reads Start and
-// End. Times are in UTC without a monotonic reading, so that equal instants
-// are equal keys.
-type orderWindow struct {
-	start, end time.Time
-	action     blocklist.Action
-}
-
-func (oc *orderCounts) inForce(now time.Time) [blocklist.ActionThrottle + 1]int {
-	oc.once.Do(oc.count)
-	counts := oc.always
-	for w, n := range oc.windows {
-		if (w.start.IsZero() || !now.Before(w.start)) && (w.end.IsZero() || now.Before(w.end)) {
-			counts[w.action] += n
-		}
-	}
-	return counts
-}
-
-func (oc *orderCounts) count() {
-	if !oc.reg.Timed() {
-		st := oc.reg.Stats()
-		oc.always[blocklist.ActionBlock] = st.Blocks
-		oc.always[blocklist.ActionThrottle] = st.Throttles
-		return
-	}
-	oc.windows = make(map[orderWindow]int)
-	for o := range oc.reg.Orders {
-		if int(o.Action) >= len(oc.always) {
-			continue
-		}
-		if o.Start.IsZero() && o.End.IsZero() {
-			oc.always[o.Action]++
-			continue
-		}
-		oc.windows[orderWindow{start: o.Start.UTC().Round(0), end: o.End.UTC().Round(0), action: o.Action}]++
 	}
 }
 
