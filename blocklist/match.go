@@ -23,6 +23,10 @@ type visitor struct {
 	// queried marks the templates (the first 64) whose query parameter was already read, so
 	// that the several readings of an ambiguous path read the query once.
 	queried uint64
+	// ex records what matching saw, for Explain; nil when matching a request.
+	ex *explainer
+	// template is the template being walked, for ex.
+	template int
 
 	// Resolving (r nil): the post of the most specific template (most literal segments, so
 	// "/1.1/statuses/show.json?id=9" is post 9, not "show.json" by "/{account}/statuses/{post}"),
@@ -72,7 +76,7 @@ func walkKeys[T text](p *Patterns, v *visitor, path T, segs *segments, rawQuery 
 			continue
 		}
 		whole := segs.n == k && !segs.more
-		v.score = pat.literals
+		v.score, v.template = pat.literals, pi
 		for si := range pat.segs {
 			ps := &pat.segs[si]
 			if ps.kind == 0 {
@@ -186,6 +190,9 @@ func visitKey[U text](v *visitor, kind TargetKind, s U, whole bool) {
 		if len(s) == 0 {
 			return
 		}
+		if v.ex != nil {
+			v.ex.key(kind, string(s), v.template)
+		}
 		if v.r == nil {
 			if whole && (!v.hasAccount || v.score > v.accountScore) {
 				v.account, v.hasAccount, v.accountScore = string(s), true, v.score
@@ -197,6 +204,9 @@ func visitKey[U text](v *visitor, kind TargetKind, s U, whole bool) {
 	}
 	if len(s) == 0 {
 		return
+	}
+	if v.ex != nil {
+		v.ex.key(kind, string(s), v.template)
 	}
 	if v.r == nil {
 		if !v.hasPost || v.score > v.postScore {
@@ -420,6 +430,9 @@ func (v *visitor) consider(head uint32) {
 		t := &r.terms[r.entries[i].terms]
 		if t.end.IsZero() || v.now.Before(t.end) {
 			v.listed = true
+		}
+		if v.ex != nil {
+			v.ex.order(i, t.applies(v.ci, v.now))
 		}
 		if !t.applies(v.ci, v.now) {
 			continue

@@ -235,34 +235,51 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 	if r == nil || len(r.entries) == 0 {
 		return Order{}, Unlisted
 	}
-	ci := countryIndex(country)
-	if country == AnyCountry {
-		ci = anyCountryIndex
+	v := visitor{r: r, ci: matchCountry(country), now: now, best: noEntry}
+	if !walk(&v, path, rawQuery) {
+		return Order{}, Ambiguous
 	}
-	v := visitor{r: r, ci: ci, now: now, best: noEntry}
+	return r.verdict(&v)
+}
+
+func matchCountry(country string) int {
+	if country == AnyCountry {
+		return anyCountryIndex
+	}
+	return countryIndex(country)
+}
+
+// walk reads path every way it must be read (see the package doc) and runs v over each
+// reading; it reports false for a path that is refused (Ambiguous).
+func walk(v *visitor, path, rawQuery string) bool {
 	switch clean, upper := classify(path); {
 	case clean:
-		matchText(&v, path, rawQuery)
+		matchText(v, path, rawQuery)
 	case upper && len(path) <= stackPathLen:
 		// Mixed-case handles ("/SomeUser/status/1") are common: lower-case, nothing else.
 		var buf [stackPathLen]byte
-		matchText(&v, appendLowerASCII(buf[:0], path), rawQuery)
+		matchText(v, appendLowerASCII(buf[:0], path), rawQuery)
 	default:
 		var buf [stackPathLen]byte
 		text, res := appendReading(buf[:0], path)
 		switch res {
 		case readOne:
-			matchText(&v, text, rawQuery)
+			matchText(v, text, rawQuery)
 		case readAmbiguous:
 			readings, ok := readingsOf(path)
 			if !ok {
-				return Order{}, Ambiguous
+				return false
 			}
-			matchReadings(&v, readings, rawQuery)
+			matchReadings(v, readings, rawQuery)
 		default:
-			return Order{}, Ambiguous
+			return false
 		}
 	}
+	return true
+}
+
+// verdict is what the register says once v has walked a request.
+func (r *Register) verdict(v *visitor) (Order, Verdict) {
 	switch {
 	case v.best != noEntry:
 		return r.order(v.best), Applies
