@@ -64,13 +64,13 @@ func (r *Register) Explain(country, path, rawQuery string, now time.Time) Explan
 
 // explainer records what a visitor sees.
 type explainer struct {
-	r        *Register
-	ci       int
-	country  string
-	now      time.Time
-	keys     []ExplainedKey
-	orders   []ExplainedOrder
-	seen     map[uint32]bool
+	r       *Register
+	ci      int
+	country string
+	now     time.Time
+	keys    []ExplainedKey
+	orders  []ExplainedOrder
+	seen    map[uint32]bool
 }
 
 // readingTexts returns the readings of a path, as Explanation shows them.
