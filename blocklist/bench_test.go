@@ -133,7 +133,7 @@ func BenchmarkCanonicalPath(b *testing.B) {
 }
 
 // jsonLines rewrites a CSV register as JSON Lines, the same orders field for field.
-func jsonLines(b *testing.B, data []byte) []byte {
+func jsonLinesText(b testing.TB, data []byte) []byte {
 	rows, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
 	if err != nil {
 		b.Fatal(err)
@@ -172,7 +172,7 @@ func BenchmarkLoad(b *testing.B) {
 func benchmarkLoad(b *testing.B, n int, format string) {
 	data, idBytes := genRegister(n)
 	if format == "jsonl" {
-		data = jsonLines(b, data)
+		data = jsonLinesText(b, data)
 	}
 	p := filepath.Join(b.TempDir(), "orders."+format)
 	if err := os.WriteFile(p, data, 0o644); err != nil {

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -109,6 +110,7 @@ type position struct {
 // keeps going after errors so that all of them are reported, but a builder with errors
 // never produces a register.
 type builder struct {
+	ctx      context.Context
 	patterns *Patterns
 	hosts    map[string]bool
 	errs     errorList
@@ -158,8 +160,10 @@ type idHash struct {
 
 const otherFlag = 1 << 31
 
-func newBuilder(opts Options, sizeHint int) (*builder, error) {
+func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, error) {
 	b := &builder{
+		ctx:      ctx,
+		pace:     pacer{ctx: ctx},
 		patterns: opts.Patterns,
 		seed:     maphash.MakeSeed(),
 		byRaw:    make(map[uint64]uint32),
@@ -309,7 +313,7 @@ func (b *builder) refID(ref uint32) (string, position) {
 // partition is checked with a map small enough to stay in the cache: one map of a million
 // hashes would miss it on nearly every id.
 func (b *builder) checkDuplicates() {
-	var pace pacer
+	pace := pacer{ctx: b.ctx}
 	hs, bounds := partitionIDHashes(b.idHashes, &pace)
 	b.idHashes = nil
 	type dup struct {

@@ -1,6 +1,7 @@
 package blocklist_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"time"
@@ -13,7 +14,7 @@ func Example() {
 rkn-1,RU,https://twitter.example/someuser/status/123,,Roskomnadzor,Withheld in your country
 rkn-2,RU|BY,@OtherUser,throttle 64KiB/s,Roskomnadzor,
 `
-	r, err := blocklist.Load([]blocklist.Source{{Name: "orders.csv", Reader: strings.NewReader(register)}},
+	r, err := blocklist.Load(context.Background(), []blocklist.Source{{Name: "orders.csv", Reader: strings.NewReader(register)}},
 		blocklist.Options{Hosts: []string{"twitter.example"}})
 	if err != nil {
 		fmt.Println(err)

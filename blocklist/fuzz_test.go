@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"strconv"
@@ -285,7 +286,7 @@ func FuzzURLTarget(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	b, err := newBuilder(Options{}, 0)
+	b, err := newBuilder(context.Background(), Options{}, 0)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -1,13 +1,14 @@
 package blocklist
 
 import (
+	"context"
 	"strings"
 	"testing"
 )
 
 // parseOrders loads one register text and returns its orders, as they are kept.
 func parseOrders(name string, text string, opts Options) ([]Order, RegisterStats, error) {
-	r, err := Load([]Source{{Name: name, Reader: strings.NewReader(text)}}, opts)
+	r, err := Load(context.Background(), []Source{{Name: name, Reader: strings.NewReader(text)}}, opts)
 	if err != nil {
 		return nil, RegisterStats{}, err
 	}
@@ -32,7 +33,7 @@ func mustParse(t testing.TB, name, text string, opts Options) []Order {
 // mustRegister loads one CSV register text.
 func mustRegister(t testing.TB, csv string, opts Options) *Register {
 	t.Helper()
-	r, err := Load([]Source{{Name: "orders.csv", Reader: strings.NewReader(csv)}}, opts)
+	r, err := Load(context.Background(), []Source{{Name: "orders.csv", Reader: strings.NewReader(csv)}}, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +46,12 @@ func loadFiles(paths []string, opts Options) (*Register, error) {
 	for i, p := range paths {
 		sources[i] = Source{Name: p}
 	}
-	return Load(sources, opts)
+	return Load(context.Background(), sources, opts)
 }
 
 // compileOrders writes orders back as a CSV register and loads it: the register's text is
 // the only way in.
 func compileOrders(t testing.TB, orders []Order, opts Options) (*Register, error) {
 	t.Helper()
-	return Load([]Source{{Name: "orders.csv", Reader: strings.NewReader(string(writeCSV(t, orders)))}}, opts)
+	return Load(context.Background(), []Source{{Name: "orders.csv", Reader: strings.NewReader(string(writeCSV(t, orders)))}}, opts)
 }

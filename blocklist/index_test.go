@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -35,7 +36,7 @@ func TestPostIndex(t *testing.T) {
 				entries = append(entries, entry{valOff: ab.add(v), valLen: uint16(len(v)), next: noEntry, kind: TargetPost, numeric: true})
 				want[k] = append([]uint32{uint32(i)}, want[k]...)
 			}
-			idx := buildPostIndex(entries, ab.arena(), n)
+			idx := buildPostIndex(context.Background(), entries, ab.arena(), n)
 			if n > 0 && len(idx.keys)*3 < n*4 {
 				t.Errorf("%d slots for %d keys: more than 3/4 full", len(idx.keys), n)
 			}

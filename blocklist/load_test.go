@@ -1,10 +1,14 @@
 package blocklist
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A source without orders would lift every order it held: it is refused unless it says
@@ -57,7 +61,7 @@ func TestLoadEmptySources(t *testing.T) {
 			for _, f := range tc.files {
 				sources = append(sources, Source{Name: writeFile(t, dir, f.name, f.data), AllowEmpty: f.allowEmpty})
 			}
-			r, err := Load(sources, Options{Hosts: tc.hosts})
+			r, err := Load(context.Background(), sources, Options{Hosts: tc.hosts})
 			if tc.err != "" {
 				if err == nil || strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "") != tc.err {
 					t.Fatalf("got %v\nwant %s", err, tc.err)
@@ -81,7 +85,7 @@ func TestLoadFilesRefusesEmpty(t *testing.T) {
 	if _, err := loadFiles([]string{p}, Options{}); err == nil || !strings.Contains(err.Error(), "no orders") {
 		t.Errorf("got %v", err)
 	}
-	if _, err := Load(nil, Options{}); err == nil || err.Error() != "register: no sources" {
+	if _, err := Load(context.Background(), nil, Options{}); err == nil || err.Error() != "register: no sources" {
 		t.Errorf("no sources: got %v", err)
 	}
 }
@@ -116,5 +120,42 @@ func TestSkippedForeignHostIDs(t *testing.T) {
 	st.SkippedForeignHostIDs[0] = "changed"
 	if r.Stats().SkippedForeignHostIDs[0] != "rkn-0" {
 		t.Error("Stats hands out the register's own slice")
+	}
+}
+
+// A load stops when its context is done, however large the register, and leaves no
+// goroutine behind: Caddy cancels a config's context when it stops.
+func TestLoadCancelled(t *testing.T) {
+	data, _ := genRegister(200_000)
+	for _, format := range []string{"csv", "jsonl"} {
+		text := string(data)
+		if format == "jsonl" {
+			text = string(jsonLinesText(t, data))
+		}
+		t.Run(format, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			r, err := Load(ctx, []Source{{Name: "o." + format, Reader: strings.NewReader(text)}}, Options{Hosts: []string{"twitter.example"}})
+			if r != nil || !errors.Is(err, context.Canceled) {
+				t.Fatalf("Load with a cancelled context = %v, %v; want no register and context.Canceled", r, err)
+			}
+			// Cancelled while it runs, at whatever point that is.
+			for _, after := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 50 * time.Millisecond} {
+				ctx, cancel := context.WithTimeout(context.Background(), after)
+				r, err := Load(ctx, []Source{{Name: "o." + format, Reader: strings.NewReader(text)}}, Options{Hosts: []string{"twitter.example"}})
+				cancel()
+				if err == nil && r.Len() != 200_000 || err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("cancelled after %v: %v orders, %v", after, r.Len(), err)
+				}
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for runtime.NumGoroutine() > before {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d goroutines before the loads, %d after", before, runtime.NumGoroutine())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,7 +79,11 @@ type Source struct {
 // them and compiles the register. Every problem is reported as an [Error] naming the source,
 // the line (or JSON element) and the field, up to a limit; any problem refuses the whole
 // register, and so does a source that yields no orders, unless it allows that.
-func Load(sources []Source, opts Options) (*Register, error) {
+//
+// Loading stops soon after ctx is done (within a millisecond or so, however large the
+// register), and returns the context's error.
+func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err error) {
+	defer catchCancel(&err)
 	if len(sources) == 0 {
 		return nil, &Error{Index: -1, Err: errors.New("no sources")}
 	}
@@ -92,7 +97,7 @@ func Load(sources []Source, opts Options) (*Register, error) {
 		texts[i] = text
 		hint += ordersHint(src, text)
 	}
-	b, err := newBuilder(opts, hint)
+	b, err := newBuilder(ctx, opts, hint)
 	if err != nil {
 		return nil, err
 	}
@@ -245,9 +250,12 @@ func (b *builder) compile() (*Register, error) {
 	}
 	r := b.register()
 	var wg sync.WaitGroup
-	wg.Go(b.checkDuplicates)
-	indexErr := r.index(b.numeric)
+	goLoad(&wg, b.checkDuplicates)
+	indexErr := r.index(b.ctx, b.numeric)
 	wg.Wait()
+	if err := b.ctx.Err(); err != nil {
+		return nil, context.Cause(b.ctx) // the duplicate check may have stopped halfway
+	}
 	if err := b.errs.err(); err != nil {
 		return nil, err
 	}
@@ -282,6 +290,10 @@ func (b *builder) parseSource(src Source, text string) error {
 		default:
 			b.parseCSV(file, text)
 		}
+	}
+	if b.ctx.Err() != nil {
+		// A reader that stopped early leaves fewer rows, not an error of its own.
+		return context.Cause(b.ctx)
 	}
 	if len(b.entries) == entries && b.errs.len() == errs && !src.AllowEmpty {
 		b.fileError(file, 0, noOrders(empty, b.skipped-skipped))
@@ -381,7 +393,14 @@ func (b *builder) parseCSV(file uint16, data string) {
 	// and this goroutine validates them in order.
 	batches := make(chan []row, 4)
 	free := make(chan []row, 4)
-	go readCSVRows(cr, columns, batches, free)
+	var reader sync.WaitGroup
+	goLoad(&reader, func() { readCSVRows(b.ctx, cr, columns, batches, free) })
+	// A cancelled load unwinds this goroutine first, or the reader's: the reader must not
+	// be left blocked on a full channel, and it closes the channel in either case.
+	defer func() {
+		for range batches {
+		}
+	}()
 	for batch := range batches {
 		for i := range batch {
 			r := &batch[i]
@@ -402,9 +421,9 @@ const csvBatch = 512
 
 // readCSVRows sends the records of cr as rows, skipping blank ones; a problem with a record
 // travels as a row with err set, so that it is reported in line order.
-func readCSVRows(cr *csvReader, columns []int, batches chan<- []row, free <-chan []row) {
+func readCSVRows(ctx context.Context, cr *csvReader, columns []int, batches chan<- []row, free <-chan []row) {
 	defer close(batches)
-	var pace pacer
+	pace := pacer{ctx: ctx}
 	batch := make([]row, 0, csvBatch)
 	flush := func() {
 		batches <- batch

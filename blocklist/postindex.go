@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"math/bits"
 	"math/rand/v2"
 )
@@ -60,7 +61,7 @@ func (t *postIndex) get(k uint64) (uint32, bool) {
 // entries are first partitioned by the top bits of their home slot, so that the inserts of
 // one partition stay within a few dozen kilobytes of the table. Keys are parsed from the
 // values twice rather than kept between the passes: that is cheaper than the memory.
-func buildPostIndex(entries []entry, vals arena, n int) postIndex {
+func buildPostIndex(ctx context.Context, entries []entry, vals arena, n int) postIndex {
 	t := postIndex{zero: noEntry, seed: rand.Uint64()}
 	if n == 0 {
 		return t
@@ -73,7 +74,7 @@ func buildPostIndex(entries []entry, vals arena, n int) postIndex {
 	t.heads = make([]uint32, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 
-	var pace pacer
+	pace := pacer{ctx: ctx}
 	const partBits = 8
 	partShift := max(bits.TrailingZeros(uint(size))-partBits, 0)
 	key := func(e *entry) uint64 {

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -359,8 +360,8 @@ func (r *Register) orders(yield func(Order) bool) {
 
 // index builds the lookup structures over r.entries, whose values are in r.vals; numeric
 // entries are marked so.
-func (r *Register) index(numeric int) error {
-	var pace pacer
+func (r *Register) index(ctx context.Context, numeric int) error {
+	pace := pacer{ctx: ctx}
 	var n [TargetPathPrefix + 1]int
 	for i := range r.entries {
 		pace.step()
@@ -398,7 +399,7 @@ func (r *Register) index(numeric int) error {
 	// goroutine writes only the entries of its own kinds.
 	var wg sync.WaitGroup
 	if numeric > 0 {
-		wg.Go(func() { r.posts = buildPostIndex(r.entries, r.vals, numeric) })
+		goLoad(&wg, func() { r.posts = buildPostIndex(ctx, r.entries, r.vals, numeric) })
 	} else {
 		r.posts = postIndex{zero: noEntry}
 	}

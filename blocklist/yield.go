@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"runtime"
 	"time"
 )
@@ -23,11 +24,38 @@ import (
 // yielding does (BENCHMARKS.md).
 const yieldQuantum = 100 * time.Microsecond
 
-// A pacer yields the processor after every yieldQuantum of work. Each goroutine of a load
-// has its own; the zero value is ready.
+// A pacer yields the processor after every yieldQuantum of work, and stops a load whose
+// context is done: it panics with a cancelled value, which the load recovers (see
+// catchCancel). Each goroutine of a load has its own; the zero value never stops.
 type pacer struct {
+	ctx   context.Context
 	n     uint32
 	since time.Time
+}
+
+// cancelled unwinds a load whose context is done, from however deep in its loops it is; a
+// load checks its context only when it yields, every yieldQuantum, so it stops that soon.
+type cancelled struct{ err error }
+
+// catchCancel, deferred, turns a cancelled load's panic into the context's error in *err.
+func catchCancel(err *error) {
+	if r := recover(); r != nil {
+		c, ok := r.(cancelled)
+		if !ok {
+			panic(r)
+		}
+		*err = c.err
+	}
+}
+
+// goLoad runs f on its own goroutine, counted by wg, where a cancelled load's panic ends
+// f and nothing else: the goroutine that waits sees the context itself.
+func goLoad(wg interface{ Go(func()) }, f func()) {
+	wg.Go(func() {
+		var err error
+		defer catchCancel(&err)
+		f()
+	})
 }
 
 // step is called once per unit of work (a row, an index entry). The clock is read every 64
@@ -43,6 +71,9 @@ func (p *pacer) step() {
 	case p.since.IsZero():
 		p.since = now
 	case now.Sub(p.since) >= yieldQuantum:
+		if p.ctx != nil && p.ctx.Err() != nil {
+			panic(cancelled{context.Cause(p.ctx)})
+		}
 		runtime.Gosched()
 		p.since = time.Now()
 	}

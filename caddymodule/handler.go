@@ -178,7 +178,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	h.db = db
 	h.poolKeys = append(h.poolKeys, key)
 
-	reg, key, err := loadRegister(h.Registers, opts, h.logger)
+	reg, key, err := loadRegister(ctx, h.Registers, opts, h.logger)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -107,7 +108,7 @@ func logDatabase(logger *zap.Logger, info geo.Info, cacheSize int) {
 // and the pool key to release it with. Whether a file may be empty, the
 // patterns, their reserved names and the hosts are part of the key, because
 // they change whether and how the files compile.
-func loadRegister(sources []RegisterSource, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
+func loadRegister(ctx context.Context, sources []RegisterSource, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
 	var key strings.Builder
 	key.WriteString("register")
 	for _, s := range sources {
@@ -130,7 +131,7 @@ func loadRegister(sources []RegisterSource, opts blocklist.Options, logger *zap.
 
 	start := time.Now()
 	val, loaded, err := resources.LoadOrNew(key.String(), func() (caddy.Destructor, error) {
-		reg, err := blocklist.Load(blocklistSources(sources), opts)
+		reg, err := blocklist.Load(ctx, blocklistSources(sources), opts)
 		if err != nil {
 			return nil, err
 		}

@@ -138,7 +138,7 @@ func TestRegisterLogsSkippedOrders(t *testing.T) {
 	reg := writeFile(t, dir, "r.csv", b.String())
 	core, logs := observer.New(zapcore.InfoLevel)
 	opts := blocklist.Options{Hosts: []string{"microblog.example"}}
-	_, key, err := loadRegister(registers(reg), opts, zap.New(core))
+	_, key, err := loadRegister(t.Context(), registers(reg), opts, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRegisterLogsSkippedOrders(t *testing.T) {
 
 	// A register with nothing skipped warns of nothing.
 	core, logs = observer.New(zapcore.InfoLevel)
-	_, key2, err := loadRegister(registers(writeFile(t, dir, "own.csv", testRegister)), opts, zap.New(core))
+	_, key2, err := loadRegister(t.Context(), registers(writeFile(t, dir, "own.csv", testRegister)), opts, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
