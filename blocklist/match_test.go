@@ -1,6 +1,8 @@
 package blocklist
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -484,4 +486,22 @@ func TestTimed(t *testing.T) {
 func applies(r *Register, country, path, query string, now time.Time) (Order, bool) {
 	o, v := r.Match(country, path, query, now)
 	return o, v == Applies
+}
+
+func TestCensus(t *testing.T) {
+	r, err := Load(context.Background(), []Source{
+		{Name: "a.csv", Reader: strings.NewReader("id,countries,target,action\na1,RU,post:1,\na2,RU BY,post:2,throttle 1KiB/s\n")},
+		{Name: "b.csv", Reader: strings.NewReader("id,countries,target\nb1,*,post:3\n")},
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := r.Census()
+	want := []Census{
+		{"a.csv", 2, map[string]int{"block": 1, "throttle": 1}, map[string]int{"RU": 2, "BY": 1}},
+		{"b.csv", 1, map[string]int{"block": 1}, map[string]int{"*": 1}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Census() = %v, want %v", got, want)
+	}
 }

@@ -104,6 +104,38 @@ type RegisterStats struct {
 	SkippedForeignHostIDs []string
 }
 
+// A Census counts the orders of one source of a register, as the people who answer for the
+// register want them: by action and by country ("*" for orders that apply everywhere).
+type Census struct {
+	Source    string
+	Orders    int
+	ByAction  map[string]int
+	ByCountry map[string]int
+}
+
+// Census counts the orders of every source, in the order the sources were loaded. It walks
+// every order: call it for a status page, not per request.
+func (r *Register) Census() []Census {
+	if r == nil {
+		return nil
+	}
+	out := make([]Census, len(r.files))
+	for i, f := range r.files {
+		out[i] = Census{Source: f, ByAction: map[string]int{}, ByCountry: map[string]int{}}
+	}
+	for i := range r.entries {
+		e := &r.entries[i]
+		t := &r.terms[e.terms]
+		c := &out[e.file]
+		c.Orders++
+		c.ByAction[t.action.String()]++
+		for _, code := range t.codes {
+			c.ByCountry[code]++
+		}
+	}
+	return out
+}
+
 // window is when some orders apply, and what they do.
 type window struct {
 	start, end instant
