@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -125,14 +126,18 @@ func (g *cacheGuard) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // markPrivate rewrites the caching fields of a response header so that no
 // shared cache stores it; see the comment at the top of this file.
 func markPrivate(h http.Header) {
-	var cacheControl []string
+	// A handler may have set non-canonical keys; all of them would be sent,
+	// so all are merged into one, the canonical key's values first and the
+	// others' in the order of their names, so that the result does not
+	// depend on the order of a map.
+	cacheControl := h["Cache-Control"]
+	var variants []string
 	for name, values := range h {
 		switch {
 		case strings.EqualFold(name, "Cache-Control"):
-			// A handler may have set a non-canonical key; all of them
-			// would be sent, so all are merged into one.
-			cacheControl = append(cacheControl, values...)
-			delete(h, name)
+			if name != "Cache-Control" {
+				variants = append(variants, name)
+			}
 		case hasSuffixFold(name, "-Cache-Control"):
 			h[name] = []string{"no-store"}
 		case strings.EqualFold(name, "Surrogate-Control"):
@@ -140,6 +145,11 @@ func markPrivate(h http.Header) {
 		case strings.EqualFold(name, "X-Accel-Expires"):
 			h[name] = []string{"0"}
 		}
+	}
+	slices.Sort(variants)
+	for _, name := range variants {
+		cacheControl = append(cacheControl, h[name]...)
+		delete(h, name)
 	}
 	h["Cache-Control"] = []string{privateCacheControl(cacheControl)}
 	if _, ok := h["Cdn-Cache-Control"]; !ok {
