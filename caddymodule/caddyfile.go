@@ -2,7 +2,10 @@ package caddymodule
 
 import (
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -28,9 +31,13 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //	geo_restrict [<matcher>] {
 //		geoip_db        <path>
 //		geoip_cache     <size>
-//		register        <path>... {
+//		register        <path|url>... {
 //			allow_empty
+//			refresh     <duration>
+//			max_shrink  <share>
 //		}
+//		refresh         <duration>
+//		max_shrink      <share>
 //		pattern         <template>...
 //		reserved        <name>...
 //		hosts           <host>...
@@ -45,8 +52,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //	}
 //
 // register, pattern, reserved, hosts and exempt may be repeated; their values
-// add up. A register line's block applies to the paths on that line:
-// allow_empty accepts those files when they hold no orders.
+// add up. A register line's block applies to the sources on that line:
+// allow_empty accepts them when they hold no orders, and refresh and
+// max_shrink override the handler's for them. A share is written 50% or 0.5.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume directive name
 	if d.NextArg() {
@@ -72,6 +80,24 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := registerArgs(d, &h.Registers); err != nil {
 				return err
 			}
+		case "refresh":
+			if h.Refresh != nil {
+				return d.Errf("refresh: given more than once")
+			}
+			r, err := refreshArg(d)
+			if err != nil {
+				return err
+			}
+			h.Refresh = r
+		case "max_shrink":
+			if h.MaxShrink != nil {
+				return d.Errf("max_shrink: given more than once")
+			}
+			m, err := maxShrinkArg(d)
+			if err != nil {
+				return err
+			}
+			h.MaxShrink = m
 		case "pattern":
 			if err := someArgs(d, &h.Patterns); err != nil {
 				return err
@@ -182,22 +208,69 @@ func registerArgs(d *caddyfile.Dispenser, dst *[]RegisterSource) error {
 	if len(paths) == 0 {
 		return d.ArgErr()
 	}
-	allowEmpty := false
+	var opts RegisterSource
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "allow_empty":
 			if d.NextArg() {
 				return d.ArgErr()
 			}
-			allowEmpty = true
+			opts.AllowEmpty = true
+		case "refresh":
+			r, err := refreshArg(d)
+			if err != nil {
+				return err
+			}
+			opts.Refresh = r
+		case "max_shrink":
+			m, err := maxShrinkArg(d)
+			if err != nil {
+				return err
+			}
+			opts.MaxShrink = m
 		default:
-			return d.Errf("unrecognized register option %q (want allow_empty)", d.Val())
+			return d.Errf("unrecognized register option %q (want allow_empty, refresh or max_shrink)", d.Val())
 		}
 	}
 	for _, p := range paths {
-		*dst = append(*dst, RegisterSource{Path: p, AllowEmpty: allowEmpty})
+		src := opts
+		src.Path = p
+		*dst = append(*dst, src)
 	}
 	return nil
+}
+
+// refreshArg reads a refresh interval: a duration, or 0 to turn checking off.
+func refreshArg(d *caddyfile.Dispenser) (*caddy.Duration, error) {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return nil, err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur < 0 {
+		return nil, d.Errf("refresh: want a duration such as 1m, or 0 to turn checking off; got %q", s)
+	}
+	if dur > 0 && dur < time.Second {
+		return nil, d.Errf("refresh: %s is too often; use at least 1s, or 0 to turn checking off", s)
+	}
+	r := caddy.Duration(dur)
+	return &r, nil
+}
+
+// maxShrinkArg reads a share of orders: "50%" or "0.5".
+func maxShrinkArg(d *caddyfile.Dispenser) (*float64, error) {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return nil, err
+	}
+	f, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+	if strings.HasSuffix(s, "%") {
+		f /= 100
+	}
+	if err != nil || f < 0 || f > 1 {
+		return nil, d.Errf("max_shrink: want a share of orders such as 50%% (or 0.5), from 0 to 100%%; got %q", s)
+	}
+	return &f, nil
 }
 
 // Interface guards

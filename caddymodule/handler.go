@@ -119,6 +119,22 @@ type Handler struct {
 	// read larger than the burst is split, never refused.
 	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
 
+	// How often every register source and the country database are checked
+	// for a new version, which is then loaded and put in force with no
+	// reload: cheaply (size and modification time, then a content hash) for
+	// files, with conditional requests for URLs. A source may override it.
+	// Default: `1m`; `0` turns checking off (a `caddy reload` still picks up
+	// every change).
+	Refresh *caddy.Duration `json:"refresh,omitempty"`
+
+	// The share of a register source's orders (0 to 1) that a new version
+	// may drop before it is held back instead of applied: a download cut
+	// short, or an export gone wrong, looks like this. A held-back version is
+	// shown by the status endpoint and applied with
+	// `POST /geo_restrict/apply`. A source may override it. Default: `0.5`;
+	// `1` never holds a version back.
+	MaxShrink *float64 `json:"max_shrink,omitempty"`
+
 	// What to do about shared caches (a CDN, a caching proxy) in front of
 	// Caddy, which may serve one client's response to the next without the
 	// gateway seeing that request. `guard` (default): a response passed on
@@ -132,7 +148,7 @@ type Handler struct {
 	SharedCache string `json:"shared_cache,omitempty"`
 
 	db        *geo.Database
-	register  *blocklist.Register
+	live      *liveRegister
 	budgets   *throttle.Store
 	exempt    []netip.Prefix
 	blockAll  bool
@@ -178,11 +194,16 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	h.db = db
 	h.poolKeys = append(h.poolKeys, key)
 
-	reg, key, err := loadRegister(ctx, h.Registers, opts, h.logger)
+	live, key, err := loadLiveRegister(ctx, liveSettings{
+		sources:   h.Registers,
+		opts:      opts,
+		refresh:   s.refresh,
+		maxShrink: s.maxShrink,
+	}, h.logger)
 	if err != nil {
 		return err
 	}
-	h.register = reg
+	h.live = live
 	h.poolKeys = append(h.poolKeys, key)
 
 	budgets, key := loadBudgets(h.ThrottleBurst)
@@ -193,7 +214,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.Hosts, h.DryRun, h.register)
+	h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.Hosts, h.DryRun, h.live)
 	return nil
 }
 
@@ -263,22 +284,23 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // without.
 func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Header) (country string, order blocklist.Order, verdict blocklist.Verdict) {
 	country = h.db.Country(addr)
+	reg := h.live.register()
 	in := country
 	ordered := true // some order may apply in the client's country
 	switch {
 	case country == "" && h.blockAll:
 		in = blocklist.AnyCountry
-	case !h.register.HasCountry(country):
+	case !reg.HasCountry(country):
 		if !h.guard {
 			return country, order, blocklist.Unlisted
 		}
 		ordered = false
 	}
 	var now time.Time
-	if h.register.Timed() {
+	if reg.Timed() {
 		now = time.Now()
 	}
-	order, verdict = h.register.Match(in, path, rawQuery, now)
+	order, verdict = reg.Match(in, path, rawQuery, now)
 	if verdict == blocklist.Ambiguous && !ordered {
 		return country, order, blocklist.ListedElsewhere
 	}
@@ -288,7 +310,7 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Hea
 	for _, name := range rewriteHeaders {
 		for _, u := range header[name] {
 			p, q := splitRequestURI(u)
-			o, v := h.register.Match(in, p, q, now)
+			o, v := reg.Match(in, p, q, now)
 			switch {
 			case v == blocklist.Ambiguous && !ordered:
 				verdict = blocklist.ListedElsewhere
@@ -371,11 +393,12 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.
 // request for path and query asks for (or the path is too ambiguous to
 // tell): AnyCountry is covered by every order.
 func (h *Handler) listedAnywhere(path, rawQuery string) bool {
+	reg := h.live.register()
 	var now time.Time
-	if h.register.Timed() {
+	if reg.Timed() {
 		now = time.Now()
 	}
-	_, v := h.register.Match(blocklist.AnyCountry, path, rawQuery, now)
+	_, v := reg.Match(blocklist.AnyCountry, path, rawQuery, now)
 	return v != blocklist.Unlisted
 }
 

@@ -563,7 +563,7 @@ caddy_georestrict_register_orders{action="throttle",dry_run="true",hosts="",regi
 		{"after the future one starts", time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC), [3]int{0, 5, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := handlers[0].register.InForce(tc.at)
+			got := handlers[0].live.register().InForce(tc.at)
 			if got[blocklist.ActionBlock] != tc.want[blocklist.ActionBlock] || got[blocklist.ActionThrottle] != tc.want[blocklist.ActionThrottle] {
 				t.Errorf("in force at %s: %d blocks, %d throttles; want %d, %d", tc.at.Format(time.DateOnly),
 					got[blocklist.ActionBlock], got[blocklist.ActionThrottle], tc.want[blocklist.ActionBlock], tc.want[blocklist.ActionThrottle])

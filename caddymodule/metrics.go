@@ -129,7 +129,7 @@ func (m *metrics) enforced(country string, action blocklist.Action, dryRun bool)
 
 // observeRegister reports the orders of reg, which a handler enforces with
 // the given register files and hosts, in dry run or not.
-func (m *metrics) observeRegister(registers string, hosts []string, dryRun bool, reg *blocklist.Register) {
+func (m *metrics) observeRegister(registers string, hosts []string, dryRun bool, reg *liveRegister) {
 	m.orders.add(ordersKey{registers: registers, hosts: hostsLabel(hosts), dryRun: strconv.FormatBool(dryRun)}, reg)
 }
 
@@ -154,7 +154,7 @@ func hostsLabel(hosts []string) string {
 type ordersCollector struct {
 	desc *prometheus.Desc
 	mu   sync.Mutex
-	sets map[ordersKey]*blocklist.Register
+	sets map[ordersKey]*liveRegister
 }
 
 type ordersKey struct{ registers, hosts, dryRun string }
@@ -164,11 +164,11 @@ func newOrdersCollector() *ordersCollector {
 		desc: prometheus.NewDesc("caddy_georestrict_register_orders",
 			"Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.",
 			[]string{"registers", "hosts", "dry_run", "action"}, nil),
-		sets: make(map[ordersKey]*blocklist.Register),
+		sets: make(map[ordersKey]*liveRegister),
 	}
 }
 
-func (c *ordersCollector) add(k ordersKey, reg *blocklist.Register) {
+func (c *ordersCollector) add(k ordersKey, reg *liveRegister) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.sets[k] = reg
@@ -183,7 +183,7 @@ func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, reg := range c.sets {
-		counts := reg.InForce(now)
+		counts := reg.register().InForce(now)
 		for _, a := range [...]blocklist.Action{blocklist.ActionBlock, blocklist.ActionThrottle} {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[a]),
 				k.registers, k.hosts, k.dryRun, a.String())

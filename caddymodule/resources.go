@@ -1,19 +1,16 @@
 package caddymodule
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/georestrict/caddy-georestrict/blocklist"
 	"github.com/georestrict/caddy-georestrict/geo"
 	"github.com/georestrict/caddy-georestrict/throttle"
 )
@@ -41,12 +38,6 @@ var resources = caddy.NewUsagePool()
 type sharedDatabase struct{ db *geo.Database }
 
 func (s sharedDatabase) Destruct() error { return s.db.Close() }
-
-// sharedRegister is a compiled register in the usage pool; it holds no
-// resources beyond memory, so destructing it is a no-op.
-type sharedRegister struct{ reg *blocklist.Register }
-
-func (sharedRegister) Destruct() error { return nil }
 
 // loadDatabase returns the shared database for path ("" for the embedded
 // default) with the given cache size, and the pool key to release it with.
@@ -102,68 +93,6 @@ func logDatabase(logger *zap.Logger, info geo.Info, cacheSize int) {
 		return
 	}
 	logger.Info("country database loaded", fields...)
-}
-
-// loadRegister returns the shared register compiled from sources with opts,
-// and the pool key to release it with. Whether a file may be empty, the
-// patterns, their reserved names and the hosts are part of the key, because
-// they change whether and how the files compile.
-func loadRegister(ctx context.Context, sources []RegisterSource, opts blocklist.Options, logger *zap.Logger) (*blocklist.Register, string, error) {
-	var key strings.Builder
-	key.WriteString("register")
-	for _, s := range sources {
-		id, err := fileIdentity(s.Path)
-		if err != nil {
-			return nil, "", fmt.Errorf("loading register: %w", err)
-		}
-		key.WriteString("|" + id)
-		if s.AllowEmpty {
-			key.WriteString("+allow_empty")
-		}
-	}
-	patterns := opts.Patterns
-	if patterns == nil {
-		patterns = blocklist.DefaultPatterns()
-	}
-	key.WriteString("|patterns=" + strings.Join(patterns.Templates(), " "))
-	key.WriteString("|reserved=" + strings.Join(patterns.Reserved(), " "))
-	key.WriteString("|hosts=" + strings.Join(opts.Hosts, " "))
-
-	start := time.Now()
-	val, loaded, err := resources.LoadOrNew(key.String(), func() (caddy.Destructor, error) {
-		reg, err := blocklist.Load(ctx, blocklistSources(sources), opts)
-		if err != nil {
-			return nil, err
-		}
-		return sharedRegister{reg}, nil
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	reg := val.(sharedRegister).reg
-	if !loaded {
-		st := reg.Stats()
-		paths := registerPaths(sources)
-		logger.Info("register loaded",
-			zap.Strings("files", paths),
-			zap.Int("orders", reg.Len()),
-			zap.Int("block_orders", st.Blocks),
-			zap.Int("throttle_orders", st.Throttles),
-			zap.Int("countries", len(st.Countries)),
-			zap.Int("skipped_foreign_host", st.SkippedForeignHost),
-			zap.Duration("took", time.Since(start)))
-		if st.SkippedForeignHost > 0 {
-			// Usually other sites' entries; but if hosts does not name this
-			// app as the register does (x.com, twitter.com), these are the
-			// orders that are not enforced.
-			logger.Warn("register orders skipped: their URL is on a host not in hosts",
-				zap.Strings("files", paths),
-				zap.Strings("hosts", opts.Hosts),
-				zap.Int("skipped", st.SkippedForeignHost),
-				zap.Strings("first_ids", st.SkippedForeignHostIDs))
-		}
-	}
-	return reg, key.String(), nil
 }
 
 // sharedBudgets is a throttle store in the usage pool: the budgets of

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -19,7 +20,7 @@ func TestSitesShareLoadedCopies(t *testing.T) {
 	if a.db != b.db {
 		t.Error("two sites naming the same database loaded two copies")
 	}
-	if a.register != b.register {
+	if a.live != b.live {
 		t.Error("two sites naming the same register loaded two copies")
 	}
 
@@ -33,6 +34,10 @@ func TestSitesShareLoadedCopies(t *testing.T) {
 	}
 }
 
+// A config load that names a register in use checks it at once: the new
+// version is put in force for every config that uses it (they share one
+// live register), and a broken one fails the new config while the register
+// in force stays.
 func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	dir := t.TempDir()
 	db := testDatabase(t, dir)
@@ -41,17 +46,16 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	old := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, old)
 
-	// The legal team adds an order: the next config load must see it,
-	// while the running config keeps its own copy until it is cleaned up.
+	// The legal team adds an order; the next config load applies it.
 	writeFile(t, dir, testRegCSV, testRegister+"rkn-9,RU,post:9,block,Roskomnadzor,,,,,\n")
 	touch(t, reg, time.Now().Add(time.Second))
 	updated := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, updated)
-	if updated.register == old.register {
-		t.Fatal("a changed register file was not loaded again")
+	if updated.live != old.live {
+		t.Fatal("the new config loaded a register of its own")
 	}
 	assertStatus(t, updated, "/someuser/status/9", 451)
-	assertStatus(t, old, "/someuser/status/9", 200)
+	assertStatus(t, old, "/someuser/status/9", 451)
 
 	// A broken edit is refused whole, and what runs keeps running.
 	writeFile(t, dir, testRegCSV, testRegister+"rkn-10,RU,post:10,blok,,,,,,\n")
@@ -59,16 +63,17 @@ func TestReloadPicksUpChangedFilesAndKeepsGoodOnes(t *testing.T) {
 	broken := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	err := broken.Provision(newTestContext(t))
 	_ = broken.Cleanup()
-	if err == nil {
-		t.Fatal("a register with a bad action was loaded")
+	if err == nil || !strings.Contains(err.Error(), "line 6: action") {
+		t.Fatalf("a register with a bad action: %v, want an error naming line 6 and the action", err)
 	}
 	assertStatus(t, updated, "/someuser/status/9", 451)
 	assertStatus(t, updated, "/someuser/status/123", 451)
+	assertStatus(t, updated, "/someuser/status/10", 200)
 }
 
 // TestReloadSeesAnEditThatKeepsSizeAndTime: cp -p, tar and reproducible
 // images keep modification times, and changing one digit keeps the size.
-// Files are known by their content, so such an edit is loaded anew.
+// A config load checks files by their content, so such an edit is applied.
 func TestReloadSeesAnEditThatKeepsSizeAndTime(t *testing.T) {
 	dir := t.TempDir()
 	db := testDatabase(t, dir)
@@ -95,12 +100,9 @@ func TestReloadSeesAnEditThatKeepsSizeAndTime(t *testing.T) {
 
 	updated := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, updated)
-	if updated.register == old.register {
-		t.Fatal("an edit that kept size and modification time was not loaded")
-	}
 	assertStatus(t, updated, "/someuser/status/72", 451)
 	assertStatus(t, updated, "/someuser/status/71", 200)
-	assertStatus(t, old, "/someuser/status/71", 451)
+	assertStatus(t, old, "/someuser/status/72", 451)
 }
 
 func TestCleanupReleasesSharedResources(t *testing.T) {

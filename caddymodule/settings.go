@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -25,7 +26,15 @@ type settings struct {
 	patterns  *blocklist.Patterns // nil for the defaults
 	cacheSize int
 	guard     bool // shared_cache guard
+	refresh   time.Duration
+	maxShrink float64
 }
+
+// Defaults of the live-operation settings.
+const (
+	defaultRefresh   = time.Minute
+	defaultMaxShrink = 0.5
+)
 
 // parseSettings checks every setting that is cheap to check and parses those
 // that need parsing. Provision runs it before it loads anything, so that a
@@ -55,6 +64,21 @@ func (h *Handler) parseSettings() (s settings, err error) {
 	}
 	if s.patterns, err = parsePatterns(h.Patterns, h.Reserved); err != nil {
 		return s, fmt.Errorf("patterns: %w", err)
+	}
+	s.refresh, s.maxShrink = defaultRefresh, defaultMaxShrink
+	if h.Refresh != nil {
+		s.refresh = time.Duration(*h.Refresh)
+	}
+	if h.MaxShrink != nil {
+		s.maxShrink = *h.MaxShrink
+	}
+	if err := checkLive("", s.refresh, s.maxShrink); err != nil {
+		return s, err
+	}
+	for _, src := range h.Registers {
+		if err := checkLive(src.Path+": ", src.refresh(s.refresh), src.maxShrink(s.maxShrink)); err != nil {
+			return s, fmt.Errorf("registers: %w", err)
+		}
 	}
 	switch h.SharedCache {
 	case "", "guard":
@@ -210,4 +234,17 @@ func recoverProvision(module string, err *error, logger *zap.Logger) {
 		logger.Error("panic while provisioning; the config is refused", zap.Any("panic", p), zap.StackSkip("stack", 1))
 	}
 	*err = fmt.Errorf("%s: internal error while loading the config (a bug, please report it): %v", module, p)
+}
+
+// checkLive checks a refresh interval and a max_shrink share.
+func checkLive(prefix string, refresh time.Duration, maxShrink float64) error {
+	switch {
+	case refresh < 0:
+		return fmt.Errorf("%srefresh: must not be negative, got %v", prefix, refresh)
+	case refresh > 0 && refresh < time.Second:
+		return fmt.Errorf("%srefresh: %v is too often; use at least 1s, or 0 to turn checking off", prefix, refresh)
+	case maxShrink < 0 || maxShrink > 1 || maxShrink != maxShrink:
+		return fmt.Errorf("%smax_shrink: must be a share between 0 and 1 (0.5 is 50%%), got %v", prefix, maxShrink)
+	}
+	return nil
 }

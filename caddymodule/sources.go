@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/georestrict/caddy-georestrict/blocklist"
 )
@@ -20,9 +24,20 @@ import (
 // A source with only a path is written back as the plain string, so configs
 // that only name paths read and adapt as they always did.
 type RegisterSource struct {
-	// Path of the register file: CSV, JSON or JSON Lines. Relative paths are
-	// relative to Caddy's working directory. Required.
+	// Where the register is: the path of a file (CSV, JSON or JSON Lines;
+	// relative paths are relative to Caddy's working directory), or an
+	// `http://` or `https://` URL, fetched with conditional requests, whose
+	// last good copy is kept in Caddy's storage. Required.
 	Path string `json:"path"`
+
+	// How often to check the source for a new version, overriding the
+	// handler's `refresh`. 0 turns checking off for this source.
+	Refresh *caddy.Duration `json:"refresh,omitempty"`
+
+	// The share of this source's orders (0 to 1) that a new version may drop
+	// before it is held back instead of applied, overriding the handler's
+	// `max_shrink`.
+	MaxShrink *float64 `json:"max_shrink,omitempty"`
 
 	// Accept the file when it holds no orders. Default: false, and a file
 	// without orders (a header and nothing else, an empty JSON array, an
@@ -33,7 +48,7 @@ type RegisterSource struct {
 	AllowEmpty bool `json:"allow_empty,omitempty"`
 }
 
-// UnmarshalJSON reads a path string or a {"path", "allow_empty"} object.
+// UnmarshalJSON reads a path string or an object with the path and options.
 func (s *RegisterSource) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
@@ -45,7 +60,7 @@ func (s *RegisterSource) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf(`register: want a path or {"path": ..., "allow_empty": true}: %w`, err)
+		return fmt.Errorf(`register: want a path or {"path": ..., "allow_empty": true, ...}: %w`, err)
 	}
 	if p.Path == "" {
 		return errors.New(`register: "path" is required`)
@@ -56,11 +71,32 @@ func (s *RegisterSource) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the plain path string when the source has no options.
 func (s RegisterSource) MarshalJSON() ([]byte, error) {
-	if !s.AllowEmpty {
+	if s == (RegisterSource{Path: s.Path}) {
 		return json.Marshal(s.Path)
 	}
 	type plain RegisterSource
 	return json.Marshal(plain(s))
+}
+
+// isURL reports a source fetched over HTTP rather than read from a file.
+func (s RegisterSource) isURL() bool {
+	return strings.HasPrefix(s.Path, "http://") || strings.HasPrefix(s.Path, "https://")
+}
+
+// refresh is how often the source is checked, given the handler's default.
+func (s RegisterSource) refresh(def time.Duration) time.Duration {
+	if s.Refresh != nil {
+		return time.Duration(*s.Refresh)
+	}
+	return def
+}
+
+// maxShrink is the share of orders a new version may drop, given the handler's default.
+func (s RegisterSource) maxShrink(def float64) float64 {
+	if s.MaxShrink != nil {
+		return *s.MaxShrink
+	}
+	return def
 }
 
 // parsePatterns compiles the configured templates and reserved names; nil
@@ -87,15 +123,6 @@ func registerPaths(sources []RegisterSource) []string {
 		paths[i] = s.Path
 	}
 	return paths
-}
-
-// blocklistSources turns configured sources into what blocklist.Load reads.
-func blocklistSources(sources []RegisterSource) []blocklist.Source {
-	out := make([]blocklist.Source, len(sources))
-	for i, s := range sources {
-		out[i] = blocklist.Source{Name: s.Path, AllowEmpty: s.AllowEmpty}
-	}
-	return out
 }
 
 // Interface guards

@@ -26,8 +26,8 @@ func TestRegisterSourceJSON(t *testing.T) {
 		{"object with only a path reads back as the path", ` {"path": "/etc/r.csv"}`, RegisterSource{Path: "/etc/r.csv"}, `"/etc/r.csv"`, ""},
 		{"no path", `{"allow_empty": true}`, RegisterSource{}, "", `register: "path" is required`},
 		{"null", `null`, RegisterSource{}, "", `register: "path" is required`},
-		{"unknown option", `{"path": "/etc/r.csv", "allow_emtpy": true}`, RegisterSource{}, "", `register: want a path or {"path": ..., "allow_empty": true}: json: unknown field "allow_emtpy"`},
-		{"number", `7`, RegisterSource{}, "", `register: want a path or {"path": ..., "allow_empty": true}`},
+		{"unknown option", `{"path": "/etc/r.csv", "allow_emtpy": true}`, RegisterSource{}, "", `register: want a path or {"path": ..., "allow_empty": true, ...}: json: unknown field "allow_emtpy"`},
+		{"number", `7`, RegisterSource{}, "", `register: want a path or {"path": ..., "allow_empty": true, ...}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -138,7 +138,7 @@ func TestRegisterLogsSkippedOrders(t *testing.T) {
 	reg := writeFile(t, dir, "r.csv", b.String())
 	core, logs := observer.New(zapcore.InfoLevel)
 	opts := blocklist.Options{Hosts: []string{"microblog.example"}}
-	_, key, err := loadRegister(t.Context(), registers(reg), opts, zap.New(core))
+	_, key, err := loadLiveRegister(newTestContext(t), liveSettings{sources: registers(reg), opts: opts}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestRegisterLogsSkippedOrders(t *testing.T) {
 
 	// A register with nothing skipped warns of nothing.
 	core, logs = observer.New(zapcore.InfoLevel)
-	_, key2, err := loadRegister(t.Context(), registers(writeFile(t, dir, "own.csv", testRegister)), opts, zap.New(core))
+	_, key2, err := loadLiveRegister(newTestContext(t), liveSettings{sources: registers(writeFile(t, dir, "own.csv", testRegister)), opts: opts}, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
 	}
