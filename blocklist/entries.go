@@ -173,8 +173,10 @@ func cloneStrings(s []string) []string {
 // namespace prefix, "reg:" in practice), with <content> elements in it. Elements that it
 // does not know, in the register or in a <content>, are checked and skipped, so that a new
 // version of the format does not stop a loader; so are attributes that it does not know.
-// A <content> without an id, with two <decision> elements, or with markup or text where
-// only a value belongs is damage.
+// But a <content> inside an element it does not know, or a register with no <content> but
+// such elements, is a format it does not know: it is damage, since skipping would lose
+// entries. So is a <content> without an id, with two <decision> elements, or with markup or
+// text where only a value belongs.
 //
 // # dump.csv
 //

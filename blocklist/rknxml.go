@@ -20,6 +20,10 @@ type xmlState struct {
 	rootLine int
 	rootAt   int64
 
+	entries   int    // <content> elements read
+	unknown   string // the first element in the root that is not <content>
+	unknownAt int64
+
 	attrs   []rawAttr
 	skipped []byte // names of the unknown elements being skipped, one after another
 	open    []openElement
@@ -590,7 +594,11 @@ func (d *EntryReader) xmlNext() error {
 				return err
 			}
 			if string(name) == "content" {
+				d.xml.entries++
 				return d.xmlContent(start, sc)
+			}
+			if d.xml.unknown == "" {
+				d.xml.unknown, d.xml.unknownAt = string(name), start
 			}
 			if err := d.checkAttrs(start); err != nil {
 				return err
@@ -605,6 +613,12 @@ func (d *EntryReader) xmlNext() error {
 				return err
 			}
 			d.xml.done = true
+			// A register whose entries all hide in elements it does not know is one whose
+			// format has changed, not an empty one: reading nothing from it would lift
+			// every order it holds.
+			if d.xml.entries == 0 && d.xml.unknown != "" {
+				return d.xmlErrf(d.xml.unknownAt, "no <content> in <%s>, but <%s>: a format this reader does not know", d.xml.root, d.xml.unknown)
+			}
 		default:
 			if err := d.misc(kind, "outside <content>"); err != nil {
 				return err
@@ -915,6 +929,10 @@ func (d *EntryReader) skipElement(name []byte, start int64) error {
 			inner, sc, at, err := d.tag()
 			if err != nil {
 				return err
+			}
+			if string(inner) == "content" {
+				// Entries where the format has none: skipping them would lose them.
+				return d.xmlErrf(at, "<content> inside <%s> (line %d, byte %d): a format this reader does not know", x.skipped[:x.open[0].end], x.open[0].line, x.open[0].at)
 			}
 			if err := d.checkAttrs(at); err != nil {
 				return err

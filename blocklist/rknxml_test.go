@@ -37,7 +37,7 @@ const xmlDoc = `<?xml version="1.0" encoding="UTF-8"?>
  <domain>&#x6D;irror130.graniru.info</domain>
 </content>
 <content id="7" blockType="domain-future"/>
-<futureTopLevel><content id="ignored"/></futureTopLevel>
+<futureTopLevel><item id="ignored"/></futureTopLevel>
 <content
   id="8"
   org="not the decision's">
@@ -229,6 +229,9 @@ func TestRKNXMLDamage(t *testing.T) {
 		{name: "malformed end tag", data: head + `<content id="1"></content x>`, line: 3, msgs: []string{"malformed end tag"}},
 		{name: "slash without '>'", data: head + `<content id="1"/ >`, line: 3, msgs: []string{"expected '>' after '/'"}},
 		{name: "processing instruction without a target", data: head + `<? x?>`, line: 3, msgs: []string{"without a target"}},
+		{name: "entries in an unknown element", data: head + good + "<contents>\n" + good + "</contents></reg:register>", line: 5, entries: 1, msgs: []string{"<content> inside <contents> (line 4, byte 178)", "a format this reader does not know"}},
+		{name: "entries in an unknown element in an entry", data: head + "<content id=\"1\"><more><content id=\"2\"/></more></content></reg:register>", line: 3, msgs: []string{"<content> inside <more>"}},
+		{name: "only unknown elements", data: head + "<entry id=\"1\"/>\n<entry id=\"2\"/>\n</reg:register>", line: 3, msgs: []string{"byte 61:", "no <content> in <reg:register>, but <entry>"}},
 		{name: "non-ASCII element name", data: head + `<content id="1"><адрес>x</адрес></content>`, line: 3, msgs: []string{"malformed markup in <content>"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
