@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // The fields of an order, in every format.
@@ -139,6 +141,15 @@ type builder struct {
 	pace    pacer    // for the goroutine that adds rows
 
 	skippedIDs []string // ids of the first maxSkippedIDs rows skipped for a foreign host
+
+	// Regulators' registers (see regulator.go).
+	lenient      bool   // the rows come from a regulator's register: a bad one is skipped
+	group        string // the id the rows of the entry being read share
+	groupHashed  bool   // that id is already in idHashes
+	groupTargets []Target
+	skips        []Skip
+	unenforced   map[string]int
+	headers      []Header
 }
 
 type rawEntry struct {
@@ -171,6 +182,8 @@ func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, erro
 		idHashes: make([]idHash, 0, sizeHint),
 
 		fileIndex: make(map[string]uint16),
+
+		unenforced: make(map[string]int),
 	}
 	if b.patterns == nil {
 		b.patterns = DefaultPatterns()
@@ -207,7 +220,7 @@ func normalizeHost(h string) (string, error) {
 		}
 		s = host
 	}
-	s = strings.TrimSuffix(strings.Trim(s, "[]"), ".")
+	s = normalizeURLHost(strings.Trim(s, "[]"))
 	if s == "" {
 		return "", fmt.Errorf("hosts: invalid host %q (want a host name alone, such as microblog.example)", h)
 	}
@@ -271,12 +284,22 @@ func (b *builder) addRow(file uint16, r *row) {
 	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
 		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
 			b.skipped++
-			if len(b.skippedIDs) < maxSkippedIDs {
+			if len(b.skippedIDs) < maxSkippedIDs && !b.lenient {
 				b.skippedIDs = append(b.skippedIDs, strings.Clone(id))
 			}
 		}
-		b.rememberOther(h, id, pos)
+		if b.groupHash(id) {
+			b.rememberOther(h, id, pos)
+		}
 		return
+	}
+	if b.group != "" {
+		// Two URLs of one entry may name one target (http and https, say).
+		t := Target{kind, value}
+		if slices.Contains(b.groupTargets, t) {
+			return
+		}
+		b.groupTargets = append(b.groupTargets, Target{kind, strings.Clone(value)})
 	}
 	b.addEntry(h, id, kind, value, ti, pos)
 }
@@ -285,10 +308,30 @@ func (b *builder) addRow(file uint16, r *row) {
 // found them first.
 func (b *builder) flushRowErrors() {
 	slices.SortStableFunc(b.rowErrs, func(x, y *Error) int { return fieldIndex(x.Field) - fieldIndex(y.Field) })
+	if b.lenient && len(b.rowErrs) > 0 {
+		// A regulator's entry that cannot become an order: the first problem says why.
+		e := b.rowErrs[0]
+		b.skip(UnenforcedInvalid, e.Source, e.Line, b.group, e.Field+": "+e.Err.Error())
+		b.rowErrs = b.rowErrs[:0]
+		return
+	}
 	for _, e := range b.rowErrs {
 		b.errs.add(e)
 	}
 	b.rowErrs = b.rowErrs[:0]
+}
+
+// groupHash says whether an id read now goes into the duplicate check: every id does, but
+// the orders of one regulator's entry share its id, which goes in once.
+func (b *builder) groupHash(id string) bool {
+	if b.group == "" || id != b.group {
+		return true
+	}
+	if b.groupHashed {
+		return false
+	}
+	b.groupHashed = true
+	return true
 }
 
 func (b *builder) rememberOther(h uint64, id string, pos position) {
@@ -419,7 +462,9 @@ func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, t
 			b.numeric++
 		}
 	}
-	b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1)})
+	if b.groupHash(id) {
+		b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1)})
+	}
 }
 
 func checkID(id string) error {
@@ -850,6 +895,22 @@ func fragmentRoute(s string, u *url.URL) (*url.URL, error) {
 // urlHost extracts the host of an http(s) URL as browsers do, lower-cased, without userinfo,
 // port or trailing dot. A backslash ends the authority, as it does for browsers, so
 // "https://evil.example\\@t.co/" is on evil.example.
+// normalizeURLHost brings a host into the form hosts compare in: lower-case, without a
+// trailing dot, and an internationalised name in its ASCII (punycode) form, so that a register
+// may write either.
+func normalizeURLHost(h string) string {
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	for i := 0; i < len(h); i++ {
+		if h[i] >= utf8.RuneSelf {
+			if a, err := idna.Lookup.ToASCII(h); err == nil {
+				return a
+			}
+			return h
+		}
+	}
+	return h
+}
+
 func urlHost(s string) string {
 	_, rest, ok := strings.Cut(s, "://")
 	if !ok {
@@ -868,7 +929,7 @@ func urlHost(s string) string {
 	} else if i := strings.LastIndexByte(rest, ':'); i >= 0 {
 		rest = rest[:i]
 	}
-	return strings.TrimSuffix(strings.ToLower(rest), ".")
+	return normalizeURLHost(rest)
 }
 
 // urlPath reads the path of a URL target: it must have exactly one reading, since an order

@@ -280,7 +280,7 @@ func (d *EntryReader) Next() (*Entry, error) {
 
 // errorAt returns the error for the problem at byte offset off.
 func (d *EntryReader) errorAt(off int64, field string, err error) error {
-	return &Error{File: d.name, Line: d.in.lineAt(off), Index: -1, Field: field, Err: err}
+	return &Error{Source: d.name, Line: d.in.lineAt(off), Index: -1, Field: field, Err: err}
 }
 
 var (

@@ -81,8 +81,8 @@ func checkFuzzError(t *testing.T, data []byte, err error, offsets bool) {
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T), want an *Error", err, err)
 	}
-	if lines := 1 + bytes.Count(data, []byte("\n")); e.File != "test" || e.Line < 0 || e.Line > lines {
-		t.Fatalf("error %q at %s:%d, outside the %d lines", err, e.File, e.Line, lines)
+	if lines := 1 + bytes.Count(data, []byte("\n")); e.Source != "test" || e.Line < 0 || e.Line > lines {
+		t.Fatalf("error %q at %s:%d, outside the %d lines", err, e.Source, e.Line, lines)
 	}
 	if !offsets {
 		return

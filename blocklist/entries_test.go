@@ -93,8 +93,8 @@ func checkError(t *testing.T, err error, line int, msgs ...string) {
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T), want an *Error", err, err)
 	}
-	if e.File != "test" || e.Line != line {
-		t.Errorf("error %q: at %s:%d, want test:%d", err, e.File, e.Line, line)
+	if e.Source != "test" || e.Line != line {
+		t.Errorf("error %q: at %s:%d, want test:%d", err, e.Source, e.Line, line)
 	}
 	for _, m := range msgs {
 		if !strings.Contains(err.Error(), m) {

@@ -129,7 +129,7 @@ func (d *EntryReader) endErr(off int64, what string) error {
 
 // ioErr is the error for a failed read.
 func (d *EntryReader) ioErr() error {
-	return &Error{File: d.name, Index: -1, Err: fmt.Errorf("reading: %w", d.in.err)}
+	return &Error{Source: d.name, Index: -1, Err: fmt.Errorf("reading: %w", d.in.err)}
 }
 
 // A span is a value in the text of an entry.

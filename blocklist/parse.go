@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -27,37 +28,39 @@ type Options struct {
 	Hosts []string
 }
 
-// A Format is how a register source is written.
-type Format uint8
-
 const (
-	// FormatAuto tells the format from the source: by the extension of its name (.csv,
-	// .json, .jsonl, .ndjson), then by its first bytes ("[" starts a JSON array, "{" JSON
-	// Lines, anything else is CSV).
-	FormatAuto Format = iota
+	// FormatAuto tells a source's format from its first bytes (a regulator's register,
+	// see [DetectFormat]), then from the extension of its name (.csv, .json, .jsonl,
+	// .ndjson), then from its first bytes again ("[" starts a JSON array, "{" JSON Lines,
+	// anything else is CSV).
+	FormatAuto Format = ""
 	// FormatCSV is CSV with a header row naming the columns.
-	FormatCSV
+	FormatCSV Format = "csv"
 	// FormatJSON is a JSON array of objects, or JSON Lines (one object per line).
-	FormatJSON
+	FormatJSON Format = "json"
 )
 
-var formatNames = [...]string{FormatAuto: "auto", FormatCSV: "csv", FormatJSON: "json"}
+// formats are the formats that configurations name.
+var formats = []Format{FormatAuto, FormatCSV, FormatJSON, FormatRKNXML, FormatRKNCSV, FormatURLs}
 
 func (f Format) String() string {
-	if int(f) < len(formatNames) {
-		return formatNames[f]
+	if f == FormatAuto {
+		return "auto"
 	}
-	return "Format(" + strconv.Itoa(int(f)) + ")"
+	return string(f)
 }
 
-// ParseFormat reads a format's name, as configurations write it: auto, csv or json.
+// ParseFormat reads a format's name, as configurations write it: auto, csv, json, rkn-xml,
+// rkn-csv or urls.
 func ParseFormat(s string) (Format, error) {
-	for f, name := range formatNames {
-		if strings.EqualFold(s, name) {
-			return Format(f), nil
+	names := make([]string, len(formats))
+	for i, f := range formats {
+		names[i] = f.String()
+		if strings.EqualFold(s, names[i]) {
+			return f, nil
 		}
 	}
-	return 0, fmt.Errorf("unknown register format %q (want %s)", s, strings.Join(formatNames[:], ", "))
+	return "", fmt.Errorf("unknown register format %q (want %s)", s, strings.Join(names, ", "))
 }
 
 // A Source is one register to load.
@@ -72,13 +75,37 @@ type Source struct {
 	// AllowEmpty accepts the source when it yields no orders. Without it such a source is
 	// refused: a file that lost its rows (a truncated export, a spreadsheet saved empty, a
 	// hosts setting that matches none of its URLs) would otherwise lift every order it held.
+	// A regulator's register (rkn-xml, rkn-csv) is mostly about other sites, and may well
+	// hold nothing for this one: it is always allowed to.
 	AllowEmpty bool
+
+	// What a regulator's register (rkn-xml, rkn-csv) or a URL list does not say itself
+	// (see "Regulators' registers" in the package documentation).
+
+	// Countries the source's orders apply in: ISO 3166-1 codes, or "*". Default: RU for the
+	// Russian regulator's registers; required for a URL list.
+	Countries []string
+	// Authority is who ordered the source's orders, where an entry names nobody.
+	Authority string
+	// Notice is the URL of each order's public notice, with {id}, {number} and {date}
+	// filled in from the entry (escaped for a URL path).
+	Notice string
+	// WholeSite enforces an entry that blocks a whole domain which is one of the site's
+	// hosts, as an order on every path. Without it such entries are counted, not enforced:
+	// networks block whole domains, a platform withholds content.
+	WholeSite bool
 }
 
 // Load reads every source, validates every order, checks that ids are unique across all of
 // them and compiles the register. Every problem is reported as an [Error] naming the source,
 // the line (or JSON element) and the field, up to a limit; any problem refuses the whole
 // register, and so does a source that yields no orders, unless it allows that.
+//
+// A regulator's register is read as a stream, entry by entry, and only what concerns the
+// site is kept, so memory grows with the orders kept, not with the size of the register.
+// Damage to its structure refuses the register as any problem does; an entry for the site
+// that cannot become an order is skipped and reported in the register's stats instead
+// (RegisterStats.Skipped), since the platform cannot correct the regulator's file.
 //
 // Loading stops soon after ctx is done (within a millisecond or so, however large the
 // register), and returns the context's error.
@@ -87,51 +114,104 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 	if len(sources) == 0 {
 		return nil, &Error{Index: -1, Err: errors.New("no sources")}
 	}
-	texts := make([]string, len(sources))
+	inputs := make([]opened, len(sources))
+	defer func() {
+		for _, in := range inputs {
+			in.close()
+		}
+	}()
 	hint := 0
 	for i, src := range sources {
-		text, err := readSource(src)
+		in, err := openSource(src)
 		if err != nil {
 			return nil, &Error{Source: src.Name, Index: -1, Err: err}
 		}
-		texts[i] = text
-		hint += ordersHint(src, text)
+		inputs[i] = in
+		hint += ordersHint(src, in.text)
 	}
 	b, err := newBuilder(ctx, opts, hint)
 	if err != nil {
 		return nil, err
 	}
 	for i, src := range sources {
-		if err := b.parseSource(src, texts[i]); err != nil {
+		in := &inputs[i]
+		if in.format.regulator() {
+			err = b.parseEntries(src, in.stream, in.format)
+		} else {
+			err = b.parseSource(src, in.text)
+		}
+		if err != nil {
 			return nil, err
 		}
-		texts[i] = ""
+		in.text = ""
 	}
 	return b.compile()
 }
 
-// readSource reads a source's text whole: parsing slices it rather than copying every field.
-// A missing file's error says so once, without repeating the path that Error names.
-func readSource(src Source) (string, error) {
+// opened is one source, opened: the whole text of our own formats, or a stream for the
+// regulators' registers, which can be far larger than what is kept of them.
+type opened struct {
+	format Format
+	text   string
+	stream io.Reader
+	closer io.Closer
+}
+
+func (in opened) close() {
+	if in.closer != nil {
+		_ = in.closer.Close()
+	}
+}
+
+// regulator reports the formats read entry by entry, as streams.
+func (f Format) regulator() bool {
+	return f == FormatRKNXML || f == FormatRKNCSV || f == FormatURLs
+}
+
+// openSource opens a source and tells its format from what it says, then from its first
+// bytes; our own formats are read whole, since parsing slices the text rather than copying
+// every field. A missing file's error says so once, without repeating the path that Error
+// names.
+func openSource(src Source) (in opened, err error) {
 	r := src.Reader
 	if r == nil {
 		f, err := os.Open(src.Name)
 		if err != nil {
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				return "", pe.Err
-			}
-			return "", err
+			return in, unwrapPath(err)
 		}
-		defer f.Close()
+		in.closer = f
 		r = f
 	}
-	text, err := readAll(r)
+	in.format = src.Format
+	if in.format == FormatAuto {
+		br := bufio.NewReaderSize(r, 64<<10)
+		head, err := br.Peek(512)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			in.close()
+			return opened{}, unwrapPath(err)
+		}
+		in.format = DetectFormat(head)
+		r = br
+	}
+	if in.format.regulator() {
+		in.stream = r
+		return in, nil
+	}
+	in.text, err = readAll(r)
+	in.close()
+	in.closer = nil
+	if err != nil {
+		return opened{}, unwrapPath(err)
+	}
+	return in, nil
+}
+
+func unwrapPath(err error) error {
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
-		err = pe.Err
+		return pe.Err
 	}
-	return text, err
+	return err
 }
 
 // readAll reads r straight into a string, growing it once when r knows its size (a register
@@ -264,6 +344,10 @@ func (b *builder) compile() (*Register, error) {
 	}
 	r.stats.SkippedForeignHost = b.skipped
 	r.stats.SkippedForeignHostIDs = b.skippedIDs
+	r.stats.Headers, r.stats.Skipped = b.headers, b.skips
+	if len(b.unenforced) > 0 {
+		r.stats.Unenforced = b.unenforced
+	}
 	return r, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,8 +101,16 @@ type RegisterStats struct {
 	Files              []string
 
 	// SkippedForeignHostIDs are the ids of the first 20 URL targets skipped for their host,
-	// in the order they were read.
+	// in the order they were read (of our own formats: a regulator's register is nearly all
+	// about other sites).
 	SkippedForeignHostIDs []string
+
+	// Regulators' registers: what they say of themselves (when they were published), how
+	// many of their entries did not become orders, by reason (UnenforcedOtherHost, ...), and
+	// the first of those that concern the site, with why.
+	Headers    []Header
+	Unenforced map[string]int
+	Skipped    []Skip
 }
 
 // A Census counts the orders of one source of a register, as the people who answer for the
@@ -179,6 +188,9 @@ func (r *Register) Stats() RegisterStats {
 	s := r.stats
 	s.Countries = slices.Clone(s.Countries)
 	s.Files = slices.Clone(s.Files)
+	s.Headers = slices.Clone(s.Headers)
+	s.Unenforced = maps.Clone(s.Unenforced)
+	s.Skipped = slices.Clone(s.Skipped)
 	s.SkippedForeignHostIDs = slices.Clone(s.SkippedForeignHostIDs)
 	return s
 }

@@ -53,11 +53,11 @@ func (d *EntryReader) csvHeader() error {
 		}
 		rest, ok := bytes.CutPrefix(line, []byte("Updated:"))
 		if !ok {
-			return &Error{File: d.name, Line: 1, Index: -1, Err: errors.New(`the file does not start with "Updated:" as dump.csv does`)}
+			return &Error{Source: d.name, Line: 1, Index: -1, Err: errors.New(`the file does not start with "Updated:" as dump.csv does`)}
 		}
 		v, bad := appendText(nil, rest, d.csv.enc)
 		if bad >= 0 {
-			return &Error{File: d.name, Line: 1, Index: -1, Err: errors.New(badText(rest[bad], d.csv.enc))}
+			return &Error{Source: d.name, Line: 1, Index: -1, Err: errors.New(badText(rest[bad], d.csv.enc))}
 		}
 		d.header.UpdateTime = string(bytes.Trim(v, " \t\r\n"))
 		d.in.pos += min(nl+1, len(b))
@@ -190,7 +190,7 @@ func (d *EntryReader) csvErr(start, at int64, field string, err error) error {
 	if at >= 0 {
 		line = d.in.lineAt(at)
 	}
-	return &Error{File: d.name, Line: line, Index: -1, Field: field, Err: err}
+	return &Error{Source: d.name, Line: line, Index: -1, Field: field, Err: err}
 }
 
 // csvValues decodes the fields of the row in b into the entry.

@@ -853,7 +853,7 @@ func (d *EntryReader) xmlValue(elem string, start int64, list *[]span) error {
 			}
 			*list = append(*list, s)
 			if len(t.buf) > maxEntry {
-				return &Error{File: d.name, Line: d.e.Line, Index: -1, Err: fmt.Errorf("byte %d: <content> holds more than %d MiB of text", d.e.Offset, maxEntry>>20)}
+				return &Error{Source: d.name, Line: d.e.Line, Index: -1, Err: fmt.Errorf("byte %d: <content> holds more than %d MiB of text", d.e.Offset, maxEntry>>20)}
 			}
 			return nil
 		case markCDATA:

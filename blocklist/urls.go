@@ -13,7 +13,7 @@ import (
 func (d *EntryReader) urlsHeader() error {
 	d.in.ensure(256)
 	if isUTF16(string(d.in.avail()[:min(d.in.end-d.in.pos, 256)])) {
-		return &Error{File: d.name, Index: -1, Err: errUTF16}
+		return &Error{Source: d.name, Index: -1, Err: errUTF16}
 	}
 	if d.in.err != nil {
 		return d.ioErr()
@@ -48,10 +48,10 @@ func (d *EntryReader) urlsNext() error {
 			continue
 		}
 		if !utf8.Valid(line) {
-			return &Error{File: d.name, Line: d.in.lineAt(start), Index: -1, Err: errNotUTF8}
+			return &Error{Source: d.name, Line: d.in.lineAt(start), Index: -1, Err: errNotUTF8}
 		}
 		if hasControl(line) {
-			return &Error{File: d.name, Line: d.in.lineAt(start), Index: -1, Err: errControl}
+			return &Error{Source: d.name, Line: d.in.lineAt(start), Index: -1, Err: errControl}
 		}
 		t := &d.text
 		mark := t.mark()
