@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+	"github.com/georestrict/caddy-georestrict/blocklist"
 )
 
 func init() {
@@ -32,10 +33,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //		geoip_db        <path>
 //		geoip_cache     <size>
 //		register        <path|url>... {
+//			format      auto|csv|json|rkn-xml|rkn-csv|urls
+//			countries   <cc>...
+//			authority   <text>
+//			notice      <url template>
+//			whole_site  enforce|count
 //			allow_empty
 //			refresh     <duration>
 //			max_shrink  <share>
 //		}
+//		verify_key      <base64 ed25519 public key>|<file>
 //		refresh         <duration>
 //		max_shrink      <share>
 //		pattern         <template>...
@@ -79,6 +86,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "register":
 			if err := registerArgs(d, &h.Registers); err != nil {
 				return err
+			}
+		case "verify_key":
+			if err := oneArg(d, &h.VerifyKey); err != nil {
+				return err
+			}
+			if _, err := parseVerifyKey(h.VerifyKey); err != nil {
+				return d.Errf("verify_key: %v", err)
 			}
 		case "refresh":
 			if h.Refresh != nil {
@@ -228,8 +242,36 @@ func registerArgs(d *caddyfile.Dispenser, dst *[]RegisterSource) error {
 				return err
 			}
 			opts.MaxShrink = m
+		case "format":
+			if err := oneArg(d, &opts.Format); err != nil {
+				return err
+			}
+			if _, err := blocklist.ParseFormat(opts.Format); err != nil {
+				return d.Errf("format: %v", err)
+			}
+		case "countries":
+			if err := someArgs(d, &opts.Countries); err != nil {
+				return err
+			}
+		case "authority":
+			if err := oneArg(d, &opts.Authority); err != nil {
+				return err
+			}
+		case "notice":
+			if err := oneArg(d, &opts.Notice); err != nil {
+				return err
+			}
+		case "whole_site":
+			var v string
+			if err := oneArg(d, &v); err != nil {
+				return err
+			}
+			if v != "enforce" && v != "count" {
+				return d.Errf("whole_site: want enforce or count, got %q", v)
+			}
+			opts.WholeSite = v == "enforce"
 		default:
-			return d.Errf("unrecognized register option %q (want allow_empty, refresh or max_shrink)", d.Val())
+			return d.Errf("unrecognized register option %q (want allow_empty, refresh, max_shrink, format, countries, authority, notice or whole_site)", d.Val())
 		}
 	}
 	for _, p := range paths {

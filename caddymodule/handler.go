@@ -119,6 +119,14 @@ type Handler struct {
 	// read larger than the burst is split, never refused.
 	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
 
+	// The public key that every register source must be signed with: a
+	// base64 Ed25519 public key, or the path of a file that holds one (base64,
+	// or PEM). Each source then needs a detached signature beside it,
+	// `<path>.sig` or `<url>.sig`, made with `caddy geo-restrict sign`; an
+	// unsigned, tampered or otherwise signed version is refused, and the one
+	// in force stays. Default: none, and registers are not checked.
+	VerifyKey string `json:"verify_key,omitempty"`
+
 	// How often every register source and the country database are checked
 	// for a new version, which is then loaded and put in force with no
 	// reload: cheaply (size and modification time, then a content hash) for
@@ -199,6 +207,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 		opts:      opts,
 		refresh:   s.refresh,
 		maxShrink: s.maxShrink,
+		verifyKey: s.verifyKey,
 	}, h.logger)
 	if err != nil {
 		return err

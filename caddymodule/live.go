@@ -84,8 +84,9 @@ func (s liveSettings) key() string {
 	var b strings.Builder
 	b.WriteString("register")
 	for _, src := range s.sources {
-		fmt.Fprintf(&b, "|%q allow_empty=%t refresh=%v max_shrink=%v", src.Path, src.AllowEmpty,
-			src.refresh(s.refresh), src.maxShrink(s.maxShrink))
+		fmt.Fprintf(&b, "|%q allow_empty=%t refresh=%v max_shrink=%v format=%q countries=%q authority=%q notice=%q whole_site=%t",
+			src.Path, src.AllowEmpty, src.refresh(s.refresh), src.maxShrink(s.maxShrink),
+			src.Format, src.Countries, src.Authority, src.Notice, src.WholeSite)
 	}
 	patterns := s.opts.Patterns
 	if patterns == nil {
@@ -223,8 +224,7 @@ func (lr *liveRegister) load(ctx context.Context, versions []*source.Version) (*
 			return nil, fmt.Errorf("register %s: %w", v.Location, err)
 		}
 		defer rc.Close()
-		cfg := lr.sources[i].cfg
-		sources[i] = blocklist.Source{Name: cfg.Path, Reader: rc, AllowEmpty: cfg.AllowEmpty}
+		sources[i] = lr.sources[i].cfg.blocklistSource(rc)
 	}
 	return blocklist.Load(ctx, sources, lr.opts)
 }

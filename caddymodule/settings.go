@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"html/template"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/georestrict/caddy-georestrict/blocklist"
 	"github.com/georestrict/caddy-georestrict/geo"
+	"github.com/georestrict/caddy-georestrict/source"
 )
 
 // settings are the parsed forms of the handler's settings that need neither
@@ -28,6 +30,7 @@ type settings struct {
 	guard     bool // shared_cache guard
 	refresh   time.Duration
 	maxShrink float64
+	verifyKey ed25519.PublicKey
 }
 
 // Defaults of the live-operation settings.
@@ -78,6 +81,14 @@ func (h *Handler) parseSettings() (s settings, err error) {
 	for _, src := range h.Registers {
 		if err := checkLive(src.Path+": ", src.refresh(s.refresh), src.maxShrink(s.maxShrink)); err != nil {
 			return s, fmt.Errorf("registers: %w", err)
+		}
+		if err := checkSource(src); err != nil {
+			return s, fmt.Errorf("registers: %s: %w", src.Path, err)
+		}
+	}
+	if h.VerifyKey != "" {
+		if s.verifyKey, err = parseVerifyKey(h.VerifyKey); err != nil {
+			return s, fmt.Errorf("verify_key: %w", err)
 		}
 	}
 	switch h.SharedCache {
@@ -247,4 +258,41 @@ func checkLive(prefix string, refresh time.Duration, maxShrink float64) error {
 		return fmt.Errorf("%smax_shrink: must be a share between 0 and 1 (0.5 is 50%%), got %v", prefix, maxShrink)
 	}
 	return nil
+}
+
+// checkSource checks a register source's own options.
+func checkSource(src RegisterSource) error {
+	f, err := blocklist.ParseFormat(src.Format)
+	if err != nil {
+		return fmt.Errorf("format: %w", err)
+	}
+	for _, c := range src.Countries {
+		if c != "*" && !blocklist.IsCountry(c) {
+			return fmt.Errorf("countries: unknown country code %q", c)
+		}
+	}
+	if f == blocklist.FormatURLs && len(src.Countries) == 0 {
+		return errors.New("countries: a URL list says nothing of where its orders apply; give its countries")
+	}
+	regulator := f == blocklist.FormatRKNXML || f == blocklist.FormatRKNCSV || f == blocklist.FormatURLs || f == blocklist.FormatAuto
+	if !regulator && (len(src.Countries) > 0 || src.Authority != "" || src.Notice != "" || src.WholeSite) {
+		return fmt.Errorf("countries, authority, notice and whole_site are for regulators' registers and URL lists; a %s register says them in its own fields", f)
+	}
+	return nil
+}
+
+// parseVerifyKey reads an Ed25519 public key given inline (base64) or as a file.
+func parseVerifyKey(v string) (ed25519.PublicKey, error) {
+	if k, err := source.ParsePublicKey([]byte(v)); err == nil {
+		return k, nil
+	}
+	text, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("%q is neither a base64 Ed25519 public key nor a file that holds one: %w", v, err)
+	}
+	k, err := source.ParsePublicKey(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", v, err)
+	}
+	return k, nil
 }

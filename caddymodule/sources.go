@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -39,6 +40,31 @@ type RegisterSource struct {
 	// `max_shrink`.
 	MaxShrink *float64 `json:"max_shrink,omitempty"`
 
+	// How the register is written: `csv` and `json` (this project's own
+	// formats), `rkn-xml` (the Russian regulator's dump.xml), `rkn-csv` (the
+	// public mirror's dump.csv), or `urls` (one URL a line). Default: `auto`,
+	// told from the content.
+	Format string `json:"format,omitempty"`
+
+	// For a regulator's register or a URL list: the countries its orders apply
+	// in (ISO 3166-1 codes). Default: `RU` for `rkn-xml` and `rkn-csv`;
+	// required for `urls`.
+	Countries []string `json:"countries,omitempty"`
+
+	// For a regulator's register or a URL list: who ordered what an entry
+	// names no authority for (a URL list names none).
+	Authority string `json:"authority,omitempty"`
+
+	// For a regulator's register or a URL list: the URL of each order's public
+	// notice, with `{id}`, `{number}` and `{date}` filled in from the entry.
+	Notice string `json:"notice,omitempty"`
+
+	// For a regulator's register: enforce its entries that block a whole
+	// domain which is one of `hosts`, as orders on every path. Default: such
+	// entries are logged and counted, not enforced (networks block domains; a
+	// platform withholds content).
+	WholeSite bool `json:"whole_site,omitempty"`
+
 	// Accept the file when it holds no orders. Default: false, and a file
 	// without orders (a header and nothing else, an empty JSON array, an
 	// empty file, or one whose URLs are all on hosts not in `hosts`) is
@@ -71,11 +97,17 @@ func (s *RegisterSource) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes the plain path string when the source has no options.
 func (s RegisterSource) MarshalJSON() ([]byte, error) {
-	if s == (RegisterSource{Path: s.Path}) {
+	if s.pathOnly() {
 		return json.Marshal(s.Path)
 	}
 	type plain RegisterSource
 	return json.Marshal(plain(s))
+}
+
+// pathOnly reports a source with no options, written as its path alone.
+func (s RegisterSource) pathOnly() bool {
+	return s.Refresh == nil && s.MaxShrink == nil && s.Format == "" && len(s.Countries) == 0 &&
+		s.Authority == "" && s.Notice == "" && !s.WholeSite && !s.AllowEmpty
 }
 
 // isURL reports a source fetched over HTTP rather than read from a file.
@@ -130,3 +162,12 @@ var (
 	_ json.Marshaler   = RegisterSource{}
 	_ json.Unmarshaler = (*RegisterSource)(nil)
 )
+
+// blocklistSource is what blocklist.Load reads of a source, given its bytes.
+func (s RegisterSource) blocklistSource(r io.Reader) blocklist.Source {
+	f, _ := blocklist.ParseFormat(s.Format) // checked with the settings
+	return blocklist.Source{
+		Name: s.Path, Reader: r, Format: f, AllowEmpty: s.AllowEmpty,
+		Countries: s.Countries, Authority: s.Authority, Notice: s.Notice, WholeSite: s.WholeSite,
+	}
+}

@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestRegisterSourceJSON(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 			out, err := json.Marshal(got)
@@ -55,7 +56,7 @@ func TestRegisterSourceJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(cfg), &h); err != nil {
 		t.Fatal(err)
 	}
-	if want := []RegisterSource{{Path: "a.csv"}, {Path: "b.csv", AllowEmpty: true}}; len(h.Registers) != 2 || h.Registers[0] != want[0] || h.Registers[1] != want[1] {
+	if want := []RegisterSource{{Path: "a.csv"}, {Path: "b.csv", AllowEmpty: true}}; !reflect.DeepEqual(h.Registers, want) {
 		t.Errorf("registers = %+v, want %+v", h.Registers, want)
 	}
 	out, err := json.Marshal(h)
