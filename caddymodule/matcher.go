@@ -92,7 +92,7 @@ func (m *MatchCountry) Provision(ctx caddy.Context) (err error) {
 		}
 		m.set[code] = struct{}{}
 	}
-	db, key, err := loadDatabase(m.GeoIPDB, geo.DefaultCacheSize, ctx.Logger())
+	db, key, err := loadDatabase(m.GeoIPDB, ctx.Logger())
 	if err != nil {
 		return err
 	}
