@@ -323,8 +323,9 @@ var codes = func() (t [Size]string) {
 
 // Index returns the index of a two-letter code in either case, or -1 when
 // code is not two ASCII letters. Every pair of letters has an index, whether
-// or not the table lists it.
-func Index(code string) int {
+// or not the table lists it. It takes bytes too, so that a code read in place
+// from a database is looked up without first being copied into a string.
+func Index[S ~string | ~[]byte](code S) int {
 	if len(code) != 2 {
 		return -1
 	}

@@ -128,6 +128,9 @@ func TestIndexAndCode(t *testing.T) {
 		if got := iso3166.Index(tc.code); got != tc.index {
 			t.Errorf("Index(%q) = %d, want %d", tc.code, got, tc.index)
 		}
+		if got := iso3166.Index([]byte(tc.code)); got != tc.index {
+			t.Errorf("Index([]byte(%q)) = %d, want %d", tc.code, got, tc.index)
+		}
 		if tc.index >= 0 && iso3166.Code(tc.index) != strings.ToUpper(tc.code) {
 			t.Errorf("Code(%d) = %q, want %q", tc.index, iso3166.Code(tc.index), strings.ToUpper(tc.code))
 		}
@@ -135,7 +138,8 @@ func TestIndexAndCode(t *testing.T) {
 	if iso3166.Code(-1) != "" || iso3166.Code(iso3166.Size) != "" {
 		t.Error("Code out of range is not empty")
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = iso3166.Code(iso3166.Index("RU")) }); n != 0 {
+	b := []byte("ru")
+	if n := testing.AllocsPerRun(100, func() { _ = iso3166.Code(iso3166.Index(b)) }); n != 0 {
 		t.Errorf("Code allocates %v times", n)
 	}
 }
