@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/georestrict/caddy-georestrict/internal/iso3166"
 )
 
 const noEntry = ^uint32(0)
@@ -134,7 +136,7 @@ func (r *Register) HasCountry(country string) bool {
 	if country == AnyCountry {
 		return len(r.entries) > 0
 	}
-	return r.anywhere || r.countries.has(countryIndex(country))
+	return r.anywhere || r.countries.has(iso3166.Index(country))
 }
 
 // Timed reports whether any order has a start or an end. When none has,
@@ -147,7 +149,7 @@ func (r *Register) Timed() bool { return r != nil && r.timed }
 // gateway that blocks clients of unknown location uses it.
 const AnyCountry = "*"
 
-// anyCountryIndex is the country index of AnyCountry; countryIndex never
+// anyCountryIndex is the country index of AnyCountry; iso3166.Index never
 // returns it.
 const anyCountryIndex = -2
 
@@ -210,7 +212,7 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 	if r == nil || len(r.entries) == 0 {
 		return Order{}, Unlisted
 	}
-	ci := countryIndex(country)
+	ci := iso3166.Index(country)
 	if country == AnyCountry {
 		ci = anyCountryIndex
 	}
@@ -400,9 +402,9 @@ func (r *Register) index(numeric int) error {
 	if r.anywhere {
 		r.stats.Countries = append(r.stats.Countries, "*")
 	}
-	for i := range numCountryCodes {
+	for i := range iso3166.Size {
 		if r.countries.has(i) {
-			r.stats.Countries = append(r.stats.Countries, countryCode(i))
+			r.stats.Countries = append(r.stats.Countries, iso3166.Code(i))
 		}
 	}
 	return nil

@@ -8,21 +8,9 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
-	"github.com/georestrict/caddy-georestrict/blocklist"
 	"github.com/georestrict/caddy-georestrict/geo/defaultdb"
 	"github.com/georestrict/caddy-georestrict/internal/iso3166"
 )
-
-// TestCoversBlocklistCodes: the codes a register may name are exactly the
-// assigned codes of the table.
-func TestCoversBlocklistCodes(t *testing.T) {
-	for i := range iso3166.Size {
-		code := iso3166.Code(i)
-		if got, want := iso3166.IsAssigned(code), blocklist.IsCountry(code); got != want {
-			t.Errorf("%s: IsAssigned = %v, blocklist.IsCountry = %v", code, got, want)
-		}
-	}
-}
 
 // TestCoversEmbeddedDatabase: every country the embedded database can answer
 // (geo returns its codes upper-cased) has a name.
