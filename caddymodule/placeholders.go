@@ -55,7 +55,8 @@ func init() {
 // boxCountry returns country, a code from geo or "", as a pre-boxed interface
 // value.
 func boxCountry(country string) any {
-	if i := iso3166.Index(country); i >= 0 {
+	// One unsigned comparison rejects -1 and spares the bounds check.
+	if i := uint(iso3166.Index(country)); i < uint(len(boxedCountries)) {
 		return boxedCountries[i]
 	}
 	return boxedNoCountry

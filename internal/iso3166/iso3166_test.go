@@ -123,6 +123,30 @@ func TestIndexAndCode(t *testing.T) {
 			t.Errorf("Code(%d) = %q, want %q", tc.index, iso3166.Code(tc.index), strings.ToUpper(tc.code))
 		}
 	}
+	// Every pair of bytes: two ASCII letters in either case have an index,
+	// anything else has none.
+	letter := func(c byte) (int, bool) {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return int(c - 'A'), true
+		case 'a' <= c && c <= 'z':
+			return int(c - 'a'), true
+		}
+		return 0, false
+	}
+	for x := range 256 {
+		for y := range 256 {
+			want := -1
+			if i, ok := letter(byte(x)); ok {
+				if j, ok := letter(byte(y)); ok {
+					want = i*26 + j
+				}
+			}
+			if got := iso3166.Index([]byte{byte(x), byte(y)}); got != want {
+				t.Fatalf("Index(%q) = %d, want %d", []byte{byte(x), byte(y)}, got, want)
+			}
+		}
+	}
 	if iso3166.Code(-1) != "" || iso3166.Code(iso3166.Size) != "" {
 		t.Error("Code out of range is not empty")
 	}
