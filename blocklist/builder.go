@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/georestrict/caddy-georestrict/internal/iso3166"
 	"golang.org/x/net/idna"
 )
 
@@ -632,8 +633,8 @@ func (b *builder) intern(t terms) uint32 {
 	return ti
 }
 
-// parseCountries reads ISO 3166-1 alpha-2 codes separated by spaces, "|" or commas, in either
-// case, or "*" for everywhere.
+// parseCountries reads country codes a register may name (see registrable) separated by spaces,
+// "|" or commas, in either case, or "*" for everywhere.
 func parseCountries(s string) (set countrySet, anywhere bool, codes []string, err error) {
 	f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '|' || r == ',' || r == '\t' })
 	if len(f) == 0 {
@@ -644,8 +645,8 @@ func parseCountries(s string) (set countrySet, anywhere bool, codes []string, er
 			anywhere = true
 			continue
 		}
-		i := countryIndex(c)
-		if i < 0 || !assigned.has(i) {
+		i := iso3166.Index(c)
+		if !registrable.has(i) {
 			return set, false, nil, unknownCountry(c)
 		}
 		set.add(i)
@@ -656,9 +657,9 @@ func parseCountries(s string) (set countrySet, anywhere bool, codes []string, er
 		}
 		return countrySet{}, true, []string{"*"}, nil
 	}
-	for i := range numCountryCodes {
+	for i := range iso3166.Size {
 		if set.has(i) {
-			codes = append(codes, countryCode(i))
+			codes = append(codes, iso3166.Code(i))
 		}
 	}
 	return set, false, codes, nil
@@ -671,6 +672,8 @@ func unknownCountry(c string) error {
 		hint = " (the United Kingdom is GB)"
 	case "EU":
 		hint = " (list the member states)"
+	case "AN":
+		hint = " (the Netherlands Antilles were dissolved: name CW, SX or BQ)"
 	}
 	return fmt.Errorf("unknown country code %q%s", c, hint)
 }

@@ -18,8 +18,8 @@
 // content. The fields are the same everywhere:
 //
 //	id         required, unique across all files of a register
-//	countries  required: ISO 3166-1 alpha-2 codes separated by spaces, "|" or commas
-//	           (a JSON array also does), or "*" for everywhere
+//	countries  required: ISO 3166-1 alpha-2 codes or XK (Kosovo), separated by spaces, "|"
+//	           or commas (a JSON array also does), or "*" for everywhere
 //	target     required: post:<id>, account:<handle> or @handle, path:<exact path>,
 //	           path:<prefix>*, or a URL of the site, resolved through the patterns
 //	action     block (the default), throttle <rate>, or throttle <rate> both

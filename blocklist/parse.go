@@ -50,9 +50,12 @@ func (f Format) String() string {
 	return string(f)
 }
 
-// ParseFormat reads a format's name, as configurations write it: auto, csv, json, rkn-xml,
-// rkn-csv or urls.
+// ParseFormat reads a format's name, as configurations write it: auto (or nothing), csv,
+// json, rkn-xml, rkn-csv or urls.
 func ParseFormat(s string) (Format, error) {
+	if s == "" {
+		return FormatAuto, nil
+	}
 	names := make([]string, len(formats))
 	for i, f := range formats {
 		names[i] = f.String()

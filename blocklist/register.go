@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/georestrict/caddy-georestrict/internal/iso3166"
 )
 
 const noEntry = ^uint32(0)
@@ -204,7 +206,7 @@ func (r *Register) HasCountry(country string) bool {
 	if country == AnyCountry {
 		return len(r.entries) > 0
 	}
-	return r.anywhere || r.countries.has(countryIndex(country))
+	return r.anywhere || r.countries.has(iso3166.Index(country))
 }
 
 // Timed reports whether any order has a start or an end. When none has,
@@ -217,7 +219,7 @@ func (r *Register) Timed() bool { return r != nil && r.timed }
 // gateway that blocks clients of unknown location uses it.
 const AnyCountry = "*"
 
-// anyCountryIndex is the country index of AnyCountry; countryIndex never
+// anyCountryIndex is the country index of AnyCountry; iso3166.Index never
 // returns it.
 const anyCountryIndex = -2
 
@@ -291,7 +293,7 @@ func matchCountry(country string) int {
 	if country == AnyCountry {
 		return anyCountryIndex
 	}
-	return countryIndex(country)
+	return iso3166.Index(country)
 }
 
 // walk reads path every way it must be read (see the package doc) and runs v over each
@@ -499,9 +501,9 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	if r.anywhere {
 		r.stats.Countries = append(r.stats.Countries, "*")
 	}
-	for i := range numCountryCodes {
+	for i := range iso3166.Size {
 		if r.countries.has(i) {
-			r.stats.Countries = append(r.stats.Countries, countryCode(i))
+			r.stats.Countries = append(r.stats.Countries, iso3166.Code(i))
 		}
 	}
 	return nil

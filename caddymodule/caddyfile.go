@@ -31,7 +31,6 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //
 //	geo_restrict [<matcher>] {
 //		geoip_db        <path>
-//		geoip_cache     <size>
 //		register        <path|url>... {
 //			format      auto|csv|json|rkn-xml|rkn-csv|urls
 //			countries   <cc>...
@@ -74,15 +73,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "geoip_cache":
-			var s string
-			if err := oneArg(d, &s); err != nil {
-				return err
-			}
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 0 {
-				return d.Errf("geoip_cache: want a number of addresses (0 disables the cache), got %q", s)
-			}
-			h.GeoIPCache = &n
+			return d.Errf("%s; remove the line", geoIPCacheRemoved)
 		case "register":
 			if err := registerArgs(d, &h.Registers); err != nil {
 				return err

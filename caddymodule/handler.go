@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"html/template"
 	"io"
 	"net/http"
@@ -52,9 +53,10 @@ type Handler struct {
 	// which is fine for trying georestrict out but ages with every build.
 	GeoIPDB string `json:"geoip_db,omitempty"`
 
-	// Number of client addresses whose country is remembered, per database.
-	// 0 disables the cache. Default: geo.DefaultCacheSize.
-	GeoIPCache *int `json:"geoip_cache,omitempty"`
+	// Removed: there is no lookup cache any more, because it was slower than
+	// the lookup it saved. A config that sets geoip_cache is refused, so
+	// that it is not silently ignored; delete the field.
+	GeoIPCache json.RawMessage `json:"geoip_cache,omitempty"`
 
 	// The register files (CSV, JSON or JSON Lines) whose orders are
 	// enforced, each a path or a RegisterSource object such as
@@ -195,7 +197,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	}
 	opts := blocklist.Options{Hosts: h.Hosts, Patterns: s.patterns}
 
-	db, key, err := loadDatabase(h.GeoIPDB, s.cacheSize, h.logger)
+	db, key, err := loadDatabase(h.GeoIPDB, h.logger)
 	if err != nil {
 		return err
 	}

@@ -596,7 +596,6 @@ func TestHandlerProvisionErrors(t *testing.T) {
 		{"bad exempt range", Handler{GeoIPDB: db, Registers: registers(good), Exempt: []string{"10.0.0.0/33"}}, []string{"exempt", "10.0.0.0/33"}},
 		{"bad page template", Handler{GeoIPDB: db, Registers: registers(good), Page: badPage}, []string{"page", "bad.html"}},
 		{"bad pattern", Handler{GeoIPDB: db, Registers: registers(good), Patterns: []string{"/status/post"}}, []string{"patterns"}},
-		{"negative cache", Handler{GeoIPDB: db, Registers: registers(good), GeoIPCache: new(-1)}, []string{"geoip_cache"}},
 		{"page that fails when rendered", Handler{GeoIPDB: db, Registers: registers(good), Page: failingPage}, []string{"page", "failing.html", "Nope"}},
 		{"page that calls a missing template", Handler{GeoIPDB: db, Registers: registers(good), Page: nilPage}, []string{"page", "nil.html", "missing"}},
 		{"missing page", Handler{GeoIPDB: db, Registers: registers(good), Page: dir + "/absent.html"}, []string{"page", "absent.html"}},

@@ -30,7 +30,8 @@ func init() {
 // The pseudo-country `unknown` matches clients whose country is not known
 // (private and reserved addresses, or addresses the database does not list).
 type MatchCountry struct {
-	// ISO 3166-1 alpha-2 country codes to match, or `unknown`.
+	// ISO 3166-1 alpha-2 country codes to match (XK for Kosovo too), or
+	// `unknown`.
 	Countries []string `json:"countries,omitempty"`
 
 	// Path of a MaxMind-format country database (.mmdb). Default: the
@@ -88,11 +89,11 @@ func (m *MatchCountry) Provision(ctx caddy.Context) (err error) {
 		if strings.EqualFold(c, "unknown") {
 			code = ""
 		} else if !blocklist.IsCountry(code) {
-			return fmt.Errorf("geo_country: %q is not an ISO 3166-1 alpha-2 country code", c)
+			return fmt.Errorf("geo_country: %q is not an ISO 3166-1 alpha-2 country code or XK", c)
 		}
 		m.set[code] = struct{}{}
 	}
-	db, key, err := loadDatabase(m.GeoIPDB, geo.DefaultCacheSize, ctx.Logger())
+	db, key, err := loadDatabase(m.GeoIPDB, ctx.Logger())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,10 @@
 package caddymodule
 
-import "github.com/caddyserver/caddy/v2"
+import (
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/georestrict/caddy-georestrict/internal/iso3166"
+)
 
 const (
 	placeholderCountry   = "http.geo_restrict.country"
@@ -21,7 +25,7 @@ var (
 	boxedEmpty        any = ""
 	boxedTrue         any = true
 	boxedFalse        any = false
-	boxedCountries    [26 * 26]any
+	boxedCountries    [iso3166.Size]any
 )
 
 // setNoOrder sets every placeholder for a request that no order applies to.
@@ -44,18 +48,16 @@ func boxBool(b bool) any {
 
 func init() {
 	for i := range boxedCountries {
-		boxedCountries[i] = string([]byte{'A' + byte(i/26), 'A' + byte(i%26)})
+		boxedCountries[i] = iso3166.Code(i)
 	}
 }
 
-// boxCountry returns country as a pre-boxed interface value.
+// boxCountry returns country, a code from geo or "", as a pre-boxed interface
+// value.
 func boxCountry(country string) any {
-	if len(country) != 2 {
-		return boxedNoCountry
+	// One unsigned comparison rejects -1 and spares the bounds check.
+	if i := uint(iso3166.Index(country)); i < uint(len(boxedCountries)) {
+		return boxedCountries[i]
 	}
-	a, b := country[0]-'A', country[1]-'A'
-	if a >= 26 || b >= 26 {
-		return country
-	}
-	return boxedCountries[int(a)*26+int(b)]
+	return boxedNoCountry
 }

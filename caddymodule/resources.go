@@ -34,14 +34,15 @@ import (
 // what was hashed is ever served.
 var resources = caddy.NewUsagePool()
 
-// sharedDatabase makes a geo.Database destructible by the usage pool.
+// sharedDatabase is an opened country database in the usage pool; it holds
+// only memory, so destructing it is a no-op.
 type sharedDatabase struct{ db *geo.Database }
 
-func (s sharedDatabase) Destruct() error { return s.db.Close() }
+func (sharedDatabase) Destruct() error { return nil }
 
 // loadDatabase returns the shared database for path ("" for the embedded
-// default) with the given cache size, and the pool key to release it with.
-func loadDatabase(path string, cacheSize int, logger *zap.Logger) (*geo.Database, string, error) {
+// default), and the pool key to release it with.
+func loadDatabase(path string, logger *zap.Logger) (*geo.Database, string, error) {
 	id := "embedded"
 	if path != "" {
 		var err error
@@ -49,15 +50,14 @@ func loadDatabase(path string, cacheSize int, logger *zap.Logger) (*geo.Database
 			return nil, "", fmt.Errorf("opening geoip database: %w", err)
 		}
 	}
-	key := fmt.Sprintf("geo|%s|cache=%d", id, cacheSize)
+	key := "geo|" + id
 	val, loaded, err := resources.LoadOrNew(key, func() (caddy.Destructor, error) {
-		opts := geo.Options{CacheSize: cacheSize}
 		var db *geo.Database
 		var err error
 		if path == "" {
-			db, err = geo.OpenDefault(opts)
+			db, err = geo.OpenDefault()
 		} else {
-			db, err = geo.Open(path, opts)
+			db, err = geo.Open(path)
 		}
 		if err != nil {
 			return nil, err
@@ -69,18 +69,17 @@ func loadDatabase(path string, cacheSize int, logger *zap.Logger) (*geo.Database
 	}
 	db := val.(sharedDatabase).db
 	if !loaded {
-		logDatabase(logger, db.Info(), cacheSize)
+		logDatabase(logger, db.Info())
 	}
 	return db, key, nil
 }
 
-func logDatabase(logger *zap.Logger, info geo.Info, cacheSize int) {
+func logDatabase(logger *zap.Logger, info geo.Info) {
 	fields := []zap.Field{
 		zap.String("database", info.Name),
 		zap.String("type", info.DatabaseType),
 		zap.String("schema", info.Schema.String()),
 		zap.String("built", info.BuildTime.Format(time.DateOnly)),
-		zap.Int("cache_size", cacheSize),
 	}
 	if info.Embedded {
 		logger.Info("using the embedded country database; for production, configure geoip_db with a maintained database (MaxMind GeoIP2/GeoLite2 kept fresh by geoipupdate, or DB-IP)",

@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/georestrict/caddy-georestrict/blocklist"
-	"github.com/georestrict/caddy-georestrict/geo"
 	"github.com/georestrict/caddy-georestrict/source"
 )
 
@@ -26,8 +25,7 @@ type settings struct {
 	exempt    []netip.Prefix
 	page      *template.Template
 	patterns  *blocklist.Patterns // nil for the defaults
-	cacheSize int
-	guard     bool // shared_cache guard
+	guard     bool                // shared_cache guard
 	refresh   time.Duration
 	maxShrink float64
 	verifyKey ed25519.PublicKey
@@ -39,11 +37,18 @@ const (
 	defaultMaxShrink = 0.5
 )
 
+// geoIPCacheRemoved is the error for a config that still sets geoip_cache. It
+// is refused rather than ignored, so that no operator believes a cache is on.
+const geoIPCacheRemoved = "geoip_cache was removed: the cache was slower than the lookup it saved"
+
 // parseSettings checks every setting that is cheap to check and parses those
 // that need parsing. Provision runs it before it loads anything, so that a
 // typo is reported at once rather than after a register of a million orders
 // has been read.
 func (h *Handler) parseSettings() (s settings, err error) {
+	if h.GeoIPCache != nil {
+		return s, errors.New(geoIPCacheRemoved + "; remove the field")
+	}
 	if len(h.Registers) == 0 {
 		return s, errors.New("registers: at least one register file is required")
 	}
@@ -97,13 +102,6 @@ func (h *Handler) parseSettings() (s settings, err error) {
 	case "allow":
 	default:
 		return s, fmt.Errorf("shared_cache: must be allow or guard, got %q", h.SharedCache)
-	}
-	s.cacheSize = geo.DefaultCacheSize
-	if h.GeoIPCache != nil {
-		s.cacheSize = *h.GeoIPCache
-	}
-	if s.cacheSize < 0 {
-		return s, fmt.Errorf("geoip_cache: must not be negative, got %d", s.cacheSize)
 	}
 	if h.ThrottleBurst < 0 {
 		return s, fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"net/netip"
 	"slices"
@@ -141,7 +142,7 @@ func TestSettingsAreCheckedBeforeLoading(t *testing.T) {
 		{"patterns", func(h *Handler) { h.Patterns = []string{"/status/post"} }, "patterns"},
 		{"throttle_burst", func(h *Handler) { h.ThrottleBurst = -1 }, "throttle_burst"},
 		{"exempt", func(h *Handler) { h.Exempt = []string{"10.0.0.0/33"} }, "exempt"},
-		{"geoip_cache", func(h *Handler) { h.GeoIPCache = new(-1) }, "geoip_cache"},
+		{"geoip_cache", func(h *Handler) { h.GeoIPCache = json.RawMessage("65536") }, "geoip_cache was removed"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import "net/netip"
 // normalize returns the form of ip that databases are keyed by: IPv4-mapped
 // IPv6 addresses become plain IPv4 (an mmdb file need not alias ::ffff:0:0/96,
 // and the embedded one does not) and zones are dropped (fe80::1%eth0 is not a
-// different place from fe80::1, and a zone would split cache entries).
+// different place from fe80::1).
 func normalize(ip netip.Addr) netip.Addr {
 	return ip.Unmap().WithZone("")
 }

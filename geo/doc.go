@@ -3,8 +3,8 @@
 // upper-case ISO 3166-1 alpha-2 codes.
 //
 // A [Database] is one immutable generation of a database file. Callers that
-// reload a newer file open a new Database and close the old one once it is no
-// longer used; a file is never changed under a running lookup.
+// reload a newer file open a new Database and drop the old one; a file is
+// never changed under a running lookup.
 //
 // The record shape is detected when the database is opened; two are known:
 //

@@ -19,27 +19,6 @@ import (
 // requires; log it when OpenDefault is used.
 const DefaultAttribution = defaultdb.Attribution
 
-// DefaultCacheSize is the lookup cache size to use when the operator has not
-// chosen one. It is 0, the cache off, because it does not pay: a lookup in
-// the embedded database costs about 100-170 ns and allocates nothing, while
-// a miss in a 64k-entry cache costs 5-7 times that and allocates a list entry,
-// and a hit saves ~30 ns serially but loses to lock contention in parallel.
-// BenchmarkCountry, median of 6 interleaved runs, 2 cores, Go 1.26:
-//
-//	ns/op (allocs/op)        no cache     cache 65536
-//	1M distinct, serial      169 (0)      834 (1)     4.9x slower
-//	1M distinct, parallel     83 (0)      587 (1)     7.1x slower
-//	8 addresses, serial      109 (0)       81 (0)     1.3x faster
-//	8 addresses, parallel     62 (0)       90 (0)     1.4x slower
-const DefaultCacheSize = 0
-
-// Options configure how a database is opened.
-type Options struct {
-	// CacheSize is the number of addresses whose country is remembered; 0
-	// disables the cache.
-	CacheSize int
-}
-
 // Info describes an opened database, for logs and metrics.
 type Info struct {
 	// Name is the file path, or "embedded:geo-whois-asn-country" for the
@@ -57,7 +36,9 @@ type Info struct {
 }
 
 // Database is one opened, immutable generation of a country database. It is
-// safe for concurrent use.
+// safe for concurrent use. It holds nothing but memory, so there is nothing to
+// close: a lookup that races a reload finishes on the old generation, which
+// the garbage collector frees once no one uses it.
 type Database struct {
 	reader *maxminddb.Reader
 	// data decodes the data section directly. Reader.Decode would need the
@@ -65,8 +46,7 @@ type Database struct {
 	// lookup; a cursor over the same bytes reads the code in place.
 	data   *mmdbdata.Decoder
 	schema Schema
-	ipv4   bool   // an IPv4-only file: IPv6 lookups would only build an error
-	cache  *cache // nil when disabled
+	ipv4   bool // an IPv4-only file: IPv6 lookups would only build an error
 	info   Info
 }
 
@@ -76,7 +56,7 @@ type Database struct {
 // in place (cp over it, a half-finished download) crashes the process with
 // SIGBUS, and a mapping closed under an in-flight lookup faults it. Country
 // databases are tens of megabytes, which memory can afford.
-func Open(path string, opts Options) (*Database, error) {
+func Open(path string) (*Database, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// The path already leads our message; keep only the cause.
@@ -86,13 +66,13 @@ func Open(path string, opts Options) (*Database, error) {
 		}
 		return nil, fmt.Errorf("opening geoip database %s: %w", path, err)
 	}
-	return OpenBytes(path, data, opts)
+	return OpenBytes(path, data)
 }
 
 // OpenBytes opens a database held in memory; name identifies it in errors and
 // Info. The Database keeps data, which must not be modified afterwards.
-func OpenBytes(name string, data []byte, opts Options) (*Database, error) {
-	db, err := open(data, opts)
+func OpenBytes(name string, data []byte) (*Database, error) {
+	db, err := open(data)
 	if err != nil {
 		return nil, fmt.Errorf("opening geoip database %s: %w", name, err)
 	}
@@ -101,8 +81,8 @@ func OpenBytes(name string, data []byte, opts Options) (*Database, error) {
 }
 
 // OpenDefault opens the database embedded in the binary; see DefaultAttribution.
-func OpenDefault(opts Options) (*Database, error) {
-	db, err := OpenBytes("embedded:"+defaultdb.Name, defaultdb.MMDB(), opts)
+func OpenDefault() (*Database, error) {
+	db, err := OpenBytes("embedded:"+defaultdb.Name, defaultdb.MMDB())
 	if err != nil {
 		return nil, err
 	}
@@ -110,10 +90,7 @@ func OpenDefault(opts Options) (*Database, error) {
 	return db, nil
 }
 
-func open(data []byte, opts Options) (*Database, error) {
-	if opts.CacheSize < 0 {
-		return nil, fmt.Errorf("negative cache size %d", opts.CacheSize)
-	}
+func open(data []byte) (*Database, error) {
 	if len(data) == 0 {
 		return nil, errors.New("file is empty")
 	}
@@ -143,11 +120,6 @@ func open(data []byte, opts Options) (*Database, error) {
 		return nil, err
 	}
 	db.info.Schema = db.schema
-	if opts.CacheSize > 0 {
-		if db.cache, err = newCache(opts.CacheSize); err != nil {
-			return nil, err
-		}
-	}
 	return db, nil
 }
 
@@ -177,18 +149,6 @@ func (db *Database) Country(ip netip.Addr) string {
 	if !isPublic(ip) {
 		return ""
 	}
-	if db.cache == nil {
-		return db.lookup(ip)
-	}
-	if country, ok := db.cache.get(ip); ok {
-		return country
-	}
-	country := db.lookup(ip)
-	db.cache.add(ip, country)
-	return country
-}
-
-func (db *Database) lookup(ip netip.Addr) string {
 	if db.ipv4 && ip.Is6() {
 		return ""
 	}
@@ -206,16 +166,4 @@ func (db *Database) lookup(ip netip.Addr) string {
 // Info describes the database.
 func (db *Database) Info() Info {
 	return db.info
-}
-
-// Close releases the lookup cache. It is safe to call on a nil Database, more
-// than once, and while lookups are still running: the database stays readable
-// until the garbage collector frees it, so a request that raced a reload still
-// gets a correct answer instead of failing open.
-func (db *Database) Close() error {
-	if db == nil || db.cache == nil {
-		return nil
-	}
-	db.cache.purge()
-	return nil
 }

@@ -105,24 +105,22 @@ var lookupCases = []struct {
 	{"discard", "100::1", ""},
 }
 
-func openTestDB(t testing.TB, shape testmmdb.Shape, opts geo.Options) (*geo.Database, string) {
+func openTestDB(t testing.TB, shape testmmdb.Shape) (*geo.Database, string) {
 	t.Helper()
 	path := testmmdb.WriteFile(t, t.TempDir(), shape, testNetworks)
-	db, err := geo.Open(path, opts)
+	db, err := geo.Open(path)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", path, err)
 	}
-	t.Cleanup(func() { db.Close() })
 	return db, path
 }
 
-func openDefault(t testing.TB, opts geo.Options) *geo.Database {
+func openDefault(t testing.TB) *geo.Database {
 	t.Helper()
-	db, err := geo.OpenDefault(opts)
+	db, err := geo.OpenDefault()
 	if err != nil {
 		t.Fatalf("OpenDefault: %v", err)
 	}
-	t.Cleanup(func() { db.Close() })
 	return db
 }
 
@@ -136,32 +134,22 @@ func TestCountryShapes(t *testing.T) {
 		{testmmdb.IPLocationDB, geo.SchemaIPLocationDB},
 	}
 	for _, s := range shapes {
-		for _, cacheSize := range []int{0, 128} {
-			db, _ := openTestDB(t, s.shape, geo.Options{CacheSize: cacheSize})
-			if got := db.Info().Schema; got != s.schema {
-				t.Errorf("%s: schema = %v, want %v", s.shape, got, s.schema)
-			}
-			for _, tc := range lookupCases {
-				name := s.shape.String() + "/" + tc.name
-				if cacheSize > 0 {
-					name += "/cached"
+		db, _ := openTestDB(t, s.shape)
+		if got := db.Info().Schema; got != s.schema {
+			t.Errorf("%s: schema = %v, want %v", s.shape, got, s.schema)
+		}
+		for _, tc := range lookupCases {
+			t.Run(s.shape.String()+"/"+tc.name, func(t *testing.T) {
+				if got := db.Country(netip.MustParseAddr(tc.ip)); got != tc.want {
+					t.Fatalf("Country(%s) = %q, want %q", tc.ip, got, tc.want)
 				}
-				t.Run(name, func(t *testing.T) {
-					ip := netip.MustParseAddr(tc.ip)
-					// Twice: the second answer comes from the cache.
-					for range 2 {
-						if got := db.Country(ip); got != tc.want {
-							t.Fatalf("Country(%s) = %q, want %q", tc.ip, got, tc.want)
-						}
-					}
-				})
-			}
+			})
 		}
 	}
 }
 
 func TestCountryZeroAddr(t *testing.T) {
-	db, _ := openTestDB(t, testmmdb.GeoIP2, geo.Options{CacheSize: 16})
+	db, _ := openTestDB(t, testmmdb.GeoIP2)
 	if got := db.Country(netip.Addr{}); got != "" {
 		t.Fatalf("Country(zero Addr) = %q, want \"\"", got)
 	}
@@ -183,7 +171,7 @@ func TestCountryRegisteredFallback(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db, _ := openTestDB(t, tc.shape, geo.Options{})
+			db, _ := openTestDB(t, tc.shape)
 			if got := db.Country(netip.MustParseAddr(tc.ip)); got != tc.want {
 				t.Fatalf("Country(%s) = %q, want %q", tc.ip, got, tc.want)
 			}
@@ -194,7 +182,7 @@ func TestCountryRegisteredFallback(t *testing.T) {
 // TestDefaultDatabase pins answers of the embedded database. If a refreshed
 // database moves one of these networks, check the new answer and update it.
 func TestDefaultDatabase(t *testing.T) {
-	db := openDefault(t, geo.Options{})
+	db := openDefault(t)
 	tests := []struct {
 		ip   string
 		want string
@@ -222,7 +210,7 @@ func TestDefaultDatabase(t *testing.T) {
 
 func TestInfo(t *testing.T) {
 	t.Run("embedded", func(t *testing.T) {
-		got := openDefault(t, geo.Options{}).Info()
+		got := openDefault(t).Info()
 		want := geo.Info{
 			Name:         "embedded:" + defaultdb.Name,
 			Embedded:     true,
@@ -235,7 +223,7 @@ func TestInfo(t *testing.T) {
 		}
 	})
 	t.Run("file", func(t *testing.T) {
-		db, path := openTestDB(t, testmmdb.GeoIP2, geo.Options{})
+		db, path := openTestDB(t, testmmdb.GeoIP2)
 		want := geo.Info{
 			Name:         path,
 			DatabaseType: "GeoLite2-Country",
@@ -251,7 +239,7 @@ func TestInfo(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		db, err := geo.OpenBytes("inline", data, geo.Options{})
+		db, err := geo.OpenBytes("inline", data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,25 +289,22 @@ func TestOpenErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		path    string
-		opts    geo.Options
 		wantErr string
 		is      error
 	}{
-		{"missing", filepath.Join(dir, "missing.mmdb"), geo.Options{}, "no such file", fs.ErrNotExist},
-		{"directory", dir, geo.Options{}, "directory", nil},
-		{"empty", write("empty.mmdb", nil), geo.Options{}, "file is empty", nil},
-		{"not an mmdb", write("text.mmdb", []byte("# not a database\n")), geo.Options{}, "not a MaxMind DB file", nil},
-		{"truncated", write("truncated.mmdb", real[:len(real)/2]), geo.Options{}, "not a MaxMind DB file", nil},
-		{"metadata only", write("meta.mmdb", real[len(real)-200:]), geo.Options{}, "", nil},
-		{"unrecognized shape", write("city.mmdb", build(testmmdb.Unrecognized, testNetworks)), geo.Options{}, `unrecognized database type "test-city"`, nil},
-		{"no records", write("none.mmdb", build(testmmdb.GeoIP2, nil)), geo.Options{}, "no records", nil},
-		{"negative cache size", write("ok.mmdb", build(testmmdb.GeoIP2, testNetworks)), geo.Options{CacheSize: -1}, "negative cache size", nil},
+		{"missing", filepath.Join(dir, "missing.mmdb"), "no such file", fs.ErrNotExist},
+		{"directory", dir, "directory", nil},
+		{"empty", write("empty.mmdb", nil), "file is empty", nil},
+		{"not an mmdb", write("text.mmdb", []byte("# not a database\n")), "not a MaxMind DB file", nil},
+		{"truncated", write("truncated.mmdb", real[:len(real)/2]), "not a MaxMind DB file", nil},
+		{"metadata only", write("meta.mmdb", real[len(real)-200:]), "", nil},
+		{"unrecognized shape", write("city.mmdb", build(testmmdb.Unrecognized, testNetworks)), `unrecognized database type "test-city"`, nil},
+		{"no records", write("none.mmdb", build(testmmdb.GeoIP2, nil)), "no records", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db, err := geo.Open(tc.path, tc.opts)
+			_, err := geo.Open(tc.path)
 			if err == nil {
-				db.Close()
 				t.Fatalf("Open(%s) succeeded, want an error", tc.path)
 			}
 			msg := err.Error()
@@ -340,63 +325,20 @@ func TestOpenErrors(t *testing.T) {
 }
 
 func TestOpenBytesErrorNamesDatabase(t *testing.T) {
-	_, err := geo.OpenBytes("from-config", []byte("garbage"), geo.Options{})
+	_, err := geo.OpenBytes("from-config", []byte("garbage"))
 	if err == nil || !strings.HasPrefix(err.Error(), "opening geoip database from-config: ") {
 		t.Fatalf("OpenBytes error = %v, want it to name from-config", err)
-	}
-}
-
-func TestClose(t *testing.T) {
-	var nilDB *geo.Database
-	if err := nilDB.Close(); err != nil {
-		t.Fatalf("nil Close() = %v", err)
-	}
-	for _, cacheSize := range []int{0, 64} {
-		db, _ := openTestDB(t, testmmdb.GeoIP2, geo.Options{CacheSize: cacheSize})
-		ip := netip.MustParseAddr("81.2.69.142")
-		db.Country(ip)
-		for range 2 {
-			if err := db.Close(); err != nil {
-				t.Fatalf("Close() = %v", err)
-			}
-		}
-		// A request that raced a reload must still get the right answer.
-		if got := db.Country(ip); got != "GB" {
-			t.Fatalf("Country after Close = %q, want GB", got)
-		}
-	}
-}
-
-// TestCacheParity is a property test: with or without a cache, and with a
-// cache small enough to evict constantly, every address gets the same answer.
-func TestCacheParity(t *testing.T) {
-	plain := openDefault(t, geo.Options{})
-	small := openDefault(t, geo.Options{CacheSize: 100})
-	large := openDefault(t, geo.Options{CacheSize: 1 << 16})
-
-	ips := sampleAddrs(20_000)
-	// Revisit addresses so the caches answer some of them.
-	ips = append(ips, ips[:5_000]...)
-	for _, ip := range ips {
-		want := plain.Country(ip)
-		if got := small.Country(ip); got != want {
-			t.Fatalf("Country(%s): small cache %q, no cache %q", ip, got, want)
-		}
-		if got := large.Country(ip); got != want {
-			t.Fatalf("Country(%s): large cache %q, no cache %q", ip, got, want)
-		}
 	}
 }
 
 // TestConcurrentCountry runs lookups from many goroutines (meaningful under
 // -race) and checks they agree with a serial pass.
 func TestConcurrentCountry(t *testing.T) {
-	db := openDefault(t, geo.Options{CacheSize: 256})
-	ref := openDefault(t, geo.Options{})
+	db := openDefault(t)
 	ips := sampleAddrs(2_000)
 	want := make([]string, len(ips))
 	for i, ip := range ips {
-		want[i] = ref.Country(ip)
+		want[i] = db.Country(ip)
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {
@@ -423,21 +365,14 @@ func TestCountryDoesNotAllocate(t *testing.T) {
 		name string
 		db   *geo.Database
 	}{
-		{"embedded", openDefault(t, geo.Options{})},
-		{"embedded cached", openDefault(t, geo.Options{CacheSize: 1024})},
+		{"embedded", openDefault(t)},
 	}
 	for _, shape := range []testmmdb.Shape{testmmdb.GeoIP2, testmmdb.RegisteredOnly, testmmdb.IPLocationDB} {
-		for _, size := range []int{0, 1024} {
-			db, _ := openTestDB(t, shape, geo.Options{CacheSize: size})
-			name := shape.String()
-			if size > 0 {
-				name += " cached"
-			}
-			dbs = append(dbs, struct {
-				name string
-				db   *geo.Database
-			}{name, db})
-		}
+		db, _ := openTestDB(t, shape)
+		dbs = append(dbs, struct {
+			name string
+			db   *geo.Database
+		}{shape.String(), db})
 	}
 	ips := []string{
 		"77.88.55.88", "::ffff:77.88.55.88", "8.8.8.8", "81.2.69.142",
@@ -448,8 +383,6 @@ func TestCountryDoesNotAllocate(t *testing.T) {
 		for _, s := range ips {
 			t.Run(d.name+"/"+s, func(t *testing.T) {
 				ip := netip.MustParseAddr(s)
-				// AllocsPerRun warms up once, so the cached databases measure
-				// a hit here; misses are measured by the benchmarks.
 				if n := testing.AllocsPerRun(100, func() { d.db.Country(ip) }); n != 0 {
 					t.Fatalf("Country(%s) allocates %v times per call", s, n)
 				}

@@ -11,8 +11,8 @@
 // is user-assigned in ISO 3166 but which MaxMind, DB-IP and the regional
 // registries use, and AN, the Netherlands Antilles, dissolved in 2010 but
 // still in registry data (the embedded database has it). [IsAssigned] tells
-// them apart: a register may only name assigned codes, while a country
-// database may answer any of them.
+// them apart. A country database may answer any of them; a register may name
+// the assigned codes and XK, but not AN (package blocklist says why).
 //
 // The names start from the Unicode CLDR short names and are edited for
 // reading in running text: "and" instead of "&", "Saint" instead of "St.",
@@ -323,8 +323,9 @@ var codes = func() (t [Size]string) {
 
 // Index returns the index of a two-letter code in either case, or -1 when
 // code is not two ASCII letters. Every pair of letters has an index, whether
-// or not the table lists it.
-func Index(code string) int {
+// or not the table lists it. It takes bytes too, so that a code read in place
+// from a database is looked up without first being copied into a string.
+func Index[S ~string | ~[]byte](code S) int {
 	if len(code) != 2 {
 		return -1
 	}

@@ -8,21 +8,9 @@ import (
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
-	"github.com/georestrict/caddy-georestrict/blocklist"
 	"github.com/georestrict/caddy-georestrict/geo/defaultdb"
 	"github.com/georestrict/caddy-georestrict/internal/iso3166"
 )
-
-// TestCoversBlocklistCodes: the codes a register may name are exactly the
-// assigned codes of the table.
-func TestCoversBlocklistCodes(t *testing.T) {
-	for i := range iso3166.Size {
-		code := iso3166.Code(i)
-		if got, want := iso3166.IsAssigned(code), blocklist.IsCountry(code); got != want {
-			t.Errorf("%s: IsAssigned = %v, blocklist.IsCountry = %v", code, got, want)
-		}
-	}
-}
 
 // TestCoversEmbeddedDatabase: every country the embedded database can answer
 // (geo returns its codes upper-cased) has a name.
@@ -128,14 +116,42 @@ func TestIndexAndCode(t *testing.T) {
 		if got := iso3166.Index(tc.code); got != tc.index {
 			t.Errorf("Index(%q) = %d, want %d", tc.code, got, tc.index)
 		}
+		if got := iso3166.Index([]byte(tc.code)); got != tc.index {
+			t.Errorf("Index([]byte(%q)) = %d, want %d", tc.code, got, tc.index)
+		}
 		if tc.index >= 0 && iso3166.Code(tc.index) != strings.ToUpper(tc.code) {
 			t.Errorf("Code(%d) = %q, want %q", tc.index, iso3166.Code(tc.index), strings.ToUpper(tc.code))
+		}
+	}
+	// Every pair of bytes: two ASCII letters in either case have an index,
+	// anything else has none.
+	letter := func(c byte) (int, bool) {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			return int(c - 'A'), true
+		case 'a' <= c && c <= 'z':
+			return int(c - 'a'), true
+		}
+		return 0, false
+	}
+	for x := range 256 {
+		for y := range 256 {
+			want := -1
+			if i, ok := letter(byte(x)); ok {
+				if j, ok := letter(byte(y)); ok {
+					want = i*26 + j
+				}
+			}
+			if got := iso3166.Index([]byte{byte(x), byte(y)}); got != want {
+				t.Fatalf("Index(%q) = %d, want %d", []byte{byte(x), byte(y)}, got, want)
+			}
 		}
 	}
 	if iso3166.Code(-1) != "" || iso3166.Code(iso3166.Size) != "" {
 		t.Error("Code out of range is not empty")
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = iso3166.Code(iso3166.Index("RU")) }); n != 0 {
+	b := []byte("ru")
+	if n := testing.AllocsPerRun(100, func() { _ = iso3166.Code(iso3166.Index(b)) }); n != 0 {
 		t.Errorf("Code allocates %v times", n)
 	}
 }
