@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/georestrict/caddy-georestrict/blocklist"
-	"github.com/georestrict/caddy-georestrict/geo"
 	"github.com/georestrict/caddy-georestrict/throttle"
 )
 
@@ -157,7 +156,7 @@ type Handler struct {
 	// them; only for caches whose keys include the client's country.
 	SharedCache string `json:"shared_cache,omitempty"`
 
-	db        *geo.Database
+	geo       *liveDatabase
 	live      *liveRegister
 	budgets   *throttle.Store
 	exempt    []netip.Prefix
@@ -197,11 +196,11 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	}
 	opts := blocklist.Options{Hosts: h.Hosts, Patterns: s.patterns}
 
-	db, key, err := loadDatabase(h.GeoIPDB, h.logger)
+	db, key, err := loadLiveDatabase(ctx, h.GeoIPDB, s.refresh, h.logger)
 	if err != nil {
 		return err
 	}
-	h.db = db
+	h.geo = db
 	h.poolKeys = append(h.poolKeys, key)
 
 	live, key, err := loadLiveRegister(ctx, liveSettings{
@@ -294,7 +293,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // would be refused in a country with orders is only ListedElsewhere in one
 // without.
 func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Header) (country string, order blocklist.Order, verdict blocklist.Verdict) {
-	country = h.db.Country(addr)
+	country = h.geo.database().Country(addr)
 	reg := h.live.register()
 	in := country
 	ordered := true // some order may apply in the client's country

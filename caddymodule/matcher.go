@@ -15,7 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/georestrict/caddy-georestrict/blocklist"
-	"github.com/georestrict/caddy-georestrict/geo"
 )
 
 func init() {
@@ -38,7 +37,7 @@ type MatchCountry struct {
 	// embedded database.
 	GeoIPDB string `json:"geoip_db,omitempty"`
 
-	db      *geo.Database
+	db      *liveDatabase
 	set     map[string]struct{}
 	poolKey string
 }
@@ -93,7 +92,7 @@ func (m *MatchCountry) Provision(ctx caddy.Context) (err error) {
 		}
 		m.set[code] = struct{}{}
 	}
-	db, key, err := loadDatabase(m.GeoIPDB, ctx.Logger())
+	db, key, err := loadLiveDatabase(ctx, m.GeoIPDB, defaultRefresh, ctx.Logger())
 	if err != nil {
 		return err
 	}
@@ -110,7 +109,7 @@ func (m *MatchCountry) Match(r *http.Request) bool {
 // MatchWithError returns true if the client's country is one of m's
 // countries.
 func (m *MatchCountry) MatchWithError(r *http.Request) (bool, error) {
-	_, ok := m.set[m.db.Country(clientAddr(r))]
+	_, ok := m.set[m.db.database().Country(clientAddr(r))]
 	return ok, nil
 }
 

@@ -17,7 +17,7 @@ func TestSitesShareLoadedCopies(t *testing.T) {
 	b := &Handler{GeoIPDB: db, Registers: registers(reg)}
 	provisionHandler(t, a)
 	provisionHandler(t, b)
-	if a.db != b.db {
+	if a.geo != b.geo {
 		t.Error("two sites naming the same database loaded two copies")
 	}
 	if a.live != b.live {
@@ -29,7 +29,7 @@ func TestSitesShareLoadedCopies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Cleanup()
-	if m.db != a.db {
+	if m.db != a.geo {
 		t.Error("the geo_country matcher loaded its own copy of the handler's database")
 	}
 }
