@@ -225,6 +225,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 		return err
 	}
 	h.metrics.observeRegister(strings.Join(registerPaths(h.Registers), ","), h.Hosts, h.DryRun, h.live)
+	h.metrics.live.add(h.live, h.geo)
 	return nil
 }
 

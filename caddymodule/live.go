@@ -31,6 +31,7 @@ import (
 // register, through the usage pool; it stops watching when the last config that uses it is
 // cleaned up.
 type liveRegister struct {
+	id        string // a short hash of its settings, which tells apart live registers of one source
 	name      string // its sources, for logs
 	opts      blocklist.Options
 	maxShrink float64
@@ -127,6 +128,7 @@ func loadLiveRegister(ctx caddy.Context, s liveSettings, logger *zap.Logger) (*l
 // rather than enforce nothing.
 func newLiveRegister(ctx caddy.Context, s liveSettings, logger *zap.Logger) (*liveRegister, error) {
 	lr := &liveRegister{
+		id:        strings.TrimPrefix(s.key(), "register|")[:12],
 		name:      strings.Join(registerPaths(s.sources), ", "),
 		opts:      s.opts,
 		maxShrink: s.maxShrink,
@@ -439,3 +441,58 @@ func (a *orderMemory) set(location string, n int) {
 }
 
 func shortHash(h string) string { return h[:min(len(h), 12)] }
+
+// sourceStatus is what is known of one register source: for the status endpoint and the
+// metrics.
+type sourceStatus struct {
+	Source      string        `json:"source"`
+	Kind        string        `json:"kind"` // file or url
+	Version     string        `json:"version"`
+	Size        int64         `json:"size"`
+	FromStorage bool          `json:"from_storage,omitempty"`
+	Fetched     time.Time     `json:"fetched"`
+	AppliedAt   time.Time     `json:"applied_at"`
+	LoadTook    time.Duration `json:"load_duration_ns"`
+	LastChecked time.Time     `json:"last_checked"`
+	Orders      int           `json:"orders"`
+	Failures    int           `json:"failures"`
+	LastError   string        `json:"last_error,omitempty"`
+	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
+	HeldBack    *heldStatus   `json:"held_back,omitempty"`
+}
+
+// heldStatus is a version held back by max_shrink.
+type heldStatus struct {
+	Version string    `json:"version"`
+	Reason  string    `json:"reason"`
+	Since   time.Time `json:"since"`
+}
+
+// status snapshots the sources' state.
+func (lr *liveRegister) status() []sourceStatus {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	out := make([]sourceStatus, len(lr.sources))
+	for i, ls := range lr.sources {
+		s := sourceStatus{
+			Source: ls.src.String(), Kind: "file",
+			AppliedAt: ls.appliedAt, LoadTook: ls.loadTook, LastChecked: ls.lastChecked,
+			Orders: ls.orders, Failures: ls.failures, LastError: ls.lastErr,
+		}
+		if ls.cfg.isURL() {
+			s.Kind = "url"
+		}
+		if v := ls.version; v != nil {
+			s.Version, s.Size, s.FromStorage, s.Fetched = v.Hash, v.Size, v.FromStorage, v.Fetched
+		}
+		if ls.lastErr != "" {
+			at := ls.lastErrAt
+			s.LastErrorAt = &at
+		}
+		if ls.held != nil {
+			s.HeldBack = &heldStatus{Version: ls.held.Hash, Reason: ls.heldReason, Since: ls.heldAt}
+		}
+		out[i] = s
+	}
+	return out
+}

@@ -35,7 +35,7 @@ type liveDatabase struct {
 
 	// mu serialises loads, and guards the state below.
 	mu        sync.Mutex
-	version   *source.Version // of the file in force
+	hash      string // SHA-256 of the file in force
 	loadedAt  time.Time
 	unknown   float64 // of the database in force, over sampleAddrs
 	failures  int
@@ -145,7 +145,7 @@ func (ld *liveDatabase) apply(v *source.Version) error {
 		return err
 	}
 	ld.current.Store(db)
-	ld.loadedAt, ld.unknown = time.Now(), unknown
+	ld.loadedAt, ld.unknown, ld.hash = time.Now(), unknown, v.Hash
 	logDatabase(ld.logger, db.Info())
 	return nil
 }
@@ -185,4 +185,35 @@ func (ld *liveDatabase) Destruct() error {
 	}
 	ld.watchers.Wait()
 	return nil
+}
+
+// databaseStatus is what is known of a country database: for the status endpoint and the
+// metrics.
+type databaseStatus struct {
+	Name        string     `json:"name"`
+	Type        string     `json:"type"`
+	Embedded    bool       `json:"embedded,omitempty"`
+	Built       time.Time  `json:"built"`
+	LoadedAt    time.Time  `json:"loaded_at"`
+	Version     string     `json:"version,omitempty"`
+	Unknown     float64    `json:"unknown_share"`
+	Failures    int        `json:"failures"`
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+}
+
+func (ld *liveDatabase) status() databaseStatus {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	info := ld.database().Info()
+	s := databaseStatus{
+		Name: info.Name, Type: info.DatabaseType, Embedded: info.Embedded, Built: info.BuildTime,
+		LoadedAt: ld.loadedAt, Unknown: ld.unknown, Failures: ld.failures, LastError: ld.lastErr,
+	}
+	s.Version = ld.hash
+	if ld.lastErr != "" {
+		at := ld.lastErrAt
+		s.LastErrorAt = &at
+	}
+	return s
 }

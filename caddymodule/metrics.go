@@ -33,6 +33,8 @@ type metrics struct {
 
 	// orders reports the orders in force in each loaded register.
 	orders *ordersCollector
+	// live reports the state of the live registers and databases.
+	live *liveCollector
 
 	// Throttling, by client country and order: throttle orders are few
 	// (a register names media routes, not posts), so order ids are a
@@ -57,6 +59,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:      "Requests a legal order applied to, by client country, action and whether it was a dry run.",
 		}, []string{"country", "action", "dry_run"}),
 		orders: newOrdersCollector(),
+		live:   newLiveCollector(),
 		throttledRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "caddy",
 			Subsystem: "georestrict",
@@ -80,6 +83,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reuse(reg, &m.requests),
 		reuse(reg, &m.enforcedVec),
 		reuse(reg, &m.orders),
+		reuse(reg, &m.live),
 		reuse(reg, &m.throttledRequests),
 		reuse(reg, &m.throttledBytes),
 		reuse(reg, &m.throttleActive),
