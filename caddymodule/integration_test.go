@@ -226,11 +226,10 @@ func TestIntegrationReload(t *testing.T) {
 	writeFile(t, dir, testRegCSV, testRegister+"rkn-778,RU,post:778,block,Roskomnadzor,,,,2024-13-01,\n")
 	touch(t, reg, time.Now().Add(2*time.Second))
 	caddytest.AssertLoadError(t, integrationConfig(db, reg, "v3"), "caddyfile", "register.csv: line 6: start")
-	res, body := get(t, tester, "http://localhost:9080/someuser/status/777", ipRussia)
-	if res.StatusCode != 451 {
-		t.Errorf("after a refused reload: status %d, want the old config's 451", res.StatusCode)
+	if res, body := get(t, tester, "http://localhost:9080/someuser/status/777", ipRussia); res.StatusCode != 451 {
+		t.Errorf("after a refused reload: status %d, want the old config's 451; body %q", res.StatusCode, body)
 	}
-	if res, body = get(t, tester, "http://localhost:9080/someuser/status/1", ipUS); !strings.HasPrefix(body, "v2 ") {
+	if res, body := get(t, tester, "http://localhost:9080/someuser/status/1", ipUS); !strings.HasPrefix(body, "v2 ") {
 		t.Errorf("after a refused reload the config in force answers %d %q, want v2", res.StatusCode, body)
 	}
 }

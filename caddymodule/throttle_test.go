@@ -89,7 +89,7 @@ http://localhost:9080 {
 // chunked is true, and returns what the upstream saw and the status.
 func postBody(t *testing.T, client *http.Client, path, clientIP string, size int64, chunked bool) (upload, int) {
 	t.Helper()
-	var body io.Reader = io.LimitReader(rand.Reader, size)
+	body := io.LimitReader(rand.Reader, size)
 	if chunked {
 		body = struct{ io.Reader }{body} // hide the length: sent chunked
 	}
