@@ -3,8 +3,10 @@ package caddymodule
 import (
 	"bufio"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -126,13 +128,17 @@ func (g *cacheGuard) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // shared cache stores it; see the comment at the top of this file.
 func markPrivate(h http.Header) {
 	var cacheControl []string
+	// A handler may have set non-canonical keys; all of them would be
+	// sent, so all are merged into one, in the order net/http writes them
+	// (sorted), rather than in the map's random order.
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if strings.EqualFold(name, "Cache-Control") {
+			cacheControl = append(cacheControl, h[name]...)
+			delete(h, name)
+		}
+	}
 	for name, values := range h {
 		switch {
-		case strings.EqualFold(name, "Cache-Control"):
-			// A handler may have set a non-canonical key; all of them
-			// would be sent, so all are merged into one.
-			cacheControl = append(cacheControl, values...)
-			delete(h, name)
 		case hasSuffixFold(name, "-Cache-Control"):
 			h[name] = []string{"no-store"}
 		case strings.EqualFold(name, "Surrogate-Control"):
