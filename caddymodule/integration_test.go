@@ -2,11 +2,13 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +64,11 @@ func get(t *testing.T, tester *caddytest.Tester, url, forwardedFor string, heade
 		req.Header.Set(header[i], header[i+1])
 	}
 	res, err := tester.Client.Do(req)
+	for try := 0; err != nil && swappingConfigs(err) && try < 5; try++ {
+		t.Logf("GET %s: %v; trying again", url, err)
+		time.Sleep(20 * time.Millisecond)
+		res, err = tester.Client.Do(req)
+	}
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
@@ -71,6 +78,15 @@ func get(t *testing.T, tester *caddytest.Tester, url, forwardedFor string, heade
 		t.Fatal(err)
 	}
 	return res, string(body)
+}
+
+// swappingConfigs reports whether err is what a client may get from a
+// connection made while Caddy replaces one config with the next: each
+// config listens on its own socket (SO_REUSEPORT), and connections the
+// kernel queued on the old one are refused or reset when it closes. A
+// client tries again; so do the tests.
+func swappingConfigs(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
 }
 
 func TestIntegrationEnforcesByCountry(t *testing.T) {
