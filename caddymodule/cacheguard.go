@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bufio"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -126,18 +127,18 @@ func (g *cacheGuard) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // markPrivate rewrites the caching fields of a response header so that no
 // shared cache stores it; see the comment at the top of this file.
 func markPrivate(h http.Header) {
-	// A handler may have set non-canonical keys; all of them would be sent,
-	// so all are merged into one, the canonical key's values first and the
-	// others' in the order of their names, so that the result does not
-	// depend on the order of a map.
-	cacheControl := h["Cache-Control"]
-	var variants []string
+	var cacheControl []string
+	// A handler may have set non-canonical keys; all of them would be
+	// sent, so all are merged into one, in the order net/http writes them
+	// (sorted), rather than in the map's random order.
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if strings.EqualFold(name, "Cache-Control") {
+			cacheControl = append(cacheControl, h[name]...)
+			delete(h, name)
+		}
+	}
 	for name, values := range h {
 		switch {
-		case strings.EqualFold(name, "Cache-Control"):
-			if name != "Cache-Control" {
-				variants = append(variants, name)
-			}
 		case hasSuffixFold(name, "-Cache-Control"):
 			h[name] = []string{"no-store"}
 		case strings.EqualFold(name, "Surrogate-Control"):
@@ -145,11 +146,6 @@ func markPrivate(h http.Header) {
 		case strings.EqualFold(name, "X-Accel-Expires"):
 			h[name] = []string{"0"}
 		}
-	}
-	slices.Sort(variants)
-	for _, name := range variants {
-		cacheControl = append(cacheControl, h[name]...)
-		delete(h, name)
 	}
 	h["Cache-Control"] = []string{privateCacheControl(cacheControl)}
 	if _, ok := h["Cdn-Cache-Control"]; !ok {

@@ -92,7 +92,7 @@ func TestMarkPrivate(t *testing.T) {
 			want: http.Header{"Cache-Control": {"private, max-age=600"}, "Cdn-Cache-Control": {"no-store"}},
 		},
 		{
-			name: "non-canonical keys merged",
+			name: "non-canonical keys merged, in the order they would be sent",
 			in:   http.Header{"Cache-Control": {"public"}, "cache-control": {"max-age=60"}, "CACHE-CONTROL": {"no-cache"}},
 			want: http.Header{"Cache-Control": {"private, no-cache, max-age=60"}, "Cdn-Cache-Control": {"no-store"}},
 		},

@@ -58,7 +58,7 @@ type Handler struct {
 	GeoIPCache json.RawMessage `json:"geoip_cache,omitempty"`
 
 	// The register files (CSV, JSON or JSON Lines) whose orders are
-	// enforced, each a path or a RegisterSource object such as
+	// enforced, each a path or an object such as
 	// `{"path": "holds.csv", "allow_empty": true}`. Several registers merge;
 	// order ids must be unique across them. A file without orders is refused
 	// unless it allows that. Required.

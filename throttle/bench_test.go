@@ -68,16 +68,6 @@ func BenchmarkConcurrentUploadsMemory(b *testing.B) {
 	}
 }
 
-// TestConcurrentUploadsMemory logs the heap per throttled upload, and fails
-// if it comes near the size of a buffer: nothing may be buffered per upload.
-func TestConcurrentUploadsMemory(t *testing.T) {
-	perUpload := uploadsMemory(1000, 1000)
-	t.Logf("%.0f heap bytes per throttled upload in progress", perUpload)
-	if perUpload > 4*kib {
-		t.Errorf("%.0f heap bytes per upload, want well under a 4 KiB buffer", perUpload)
-	}
-}
-
 // startedBody is an endless body that reports its first Read.
 type startedBody struct {
 	zeros

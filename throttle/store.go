@@ -18,15 +18,9 @@ const DefaultMaxClients = 1 << 16
 
 // DefaultBurstDuration is how much of its rate a budget may send at once when
 // StoreOptions.Burst is zero: the size of its token bucket, measured in time.
-//
-// Sizing the bucket in time rather than bytes gives every rate the same
-// tolerance. A waiter woken late (timer slack, a busy scheduler, the race
-// detector) finds the tokens of the time it overslept in the bucket, and only
-// what overflows the bucket is lost; with 1/8 s of room a wake-up has to be
-// more than 125 ms late to cost any accuracy, at 32 KiB/s as at 8 MiB/s. A
-// fixed 32 KiB bucket would hold only 4 ms at 8 MiB/s. The other side of the
-// trade is the head start a new or rested client gets, 1/8 s of its rate,
-// which nobody can notice in an upload that the order slows to minutes.
+// Sized in time, the bucket forgives a reader woken up to 125 ms late at every
+// rate, for a head start of 1/8 s of the rate; see BENCHMARKS.md, "Throttle
+// accuracy".
 const DefaultBurstDuration = time.Second / 8
 
 // minBurst keeps default buckets of very low rates from shrinking to a few
