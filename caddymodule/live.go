@@ -388,6 +388,19 @@ func (lr *liveRegister) logLoaded(reg *blocklist.Register, took time.Duration) {
 		zap.Int("countries", len(st.Countries)),
 		zap.Int("skipped_foreign_host", st.SkippedForeignHost),
 		zap.Duration("took", took))
+	if len(st.Unenforced) > 0 {
+		fields := []zap.Field{zap.String("sources", lr.name)}
+		for reason, n := range st.Unenforced {
+			fields = append(fields, zap.Int(strings.ReplaceAll(reason, " ", "_"), n))
+		}
+		lr.logger.Info("regulators' register entries not enforced", fields...)
+	}
+	for _, sk := range st.Skipped {
+		// The regulator's file cannot be corrected by the platform: each entry for this
+		// app that did not become an order is worth a look.
+		lr.logger.Warn("register entry not enforced",
+			zap.String("source", sk.Source), zap.Int("line", sk.Line), zap.String("id", sk.ID), zap.String("why", sk.Reason))
+	}
 	if st.SkippedForeignHost > 0 {
 		// Usually other sites' entries; but if hosts does not name this app as the
 		// register does (x.com, twitter.com), these are the orders that are not enforced.
