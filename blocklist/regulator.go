@@ -105,6 +105,34 @@ func (b *builder) parseEntries(src Source, r io.Reader, f Format) error {
 // addRegulatorEntry turns the parts of one entry that concern the site into orders, one per
 // URL (or one for the whole site), all with the entry's id.
 func (b *builder) addRegulatorEntry(file uint16, src Source, f Format, countries string, e *Entry) {
+	// Nearly every entry of a national register is about other sites: tell those apart
+	// before anything is built for an order.
+	switch e.BlockType {
+	case BlockURL:
+		ours := len(e.URLs) == 0 // reported below
+		for _, u := range e.URLs {
+			if b.hosts == nil || b.hosts[urlHost(u)] {
+				ours = true
+			} else {
+				b.unenforced[UnenforcedOtherHost]++
+			}
+		}
+		if !ours {
+			return
+		}
+	case BlockDomain, BlockDomainMask:
+		covered := false
+		for _, d := range e.Domains {
+			covered = covered || b.coversHost(d, e.BlockType == BlockDomainMask)
+		}
+		if !covered {
+			b.unenforced[UnenforcedOtherHost]++
+			return
+		}
+	case BlockIP:
+		b.unenforced[UnenforcedNetwork]++
+		return
+	}
 	id := regulatorID(f, e)
 	r := row{start: e.Line, index: -1}
 	r.val[fieldID] = id
@@ -130,32 +158,21 @@ func (b *builder) addRegulatorEntry(file uint16, src Source, f Format, countries
 	switch e.BlockType {
 	case BlockURL:
 		for _, u := range e.URLs {
-			if b.hosts != nil && !b.hosts[urlHost(u)] {
-				b.unenforced[UnenforcedOtherHost]++
-				continue
+			if b.hosts == nil || b.hosts[urlHost(u)] {
+				r.val[fieldTarget] = u
+				b.addRow(file, &r)
 			}
-			r.val[fieldTarget] = u
-			b.addRow(file, &r)
 		}
 		if len(e.URLs) == 0 {
 			b.skip(UnenforcedInvalid, src.Name, e.Line, id, "a URL entry without URLs")
 		}
 	case BlockDomain, BlockDomainMask:
-		covered := false
-		for _, d := range e.Domains {
-			covered = covered || b.coversHost(d, e.BlockType == BlockDomainMask)
-		}
-		switch {
-		case !covered:
-			b.unenforced[UnenforcedOtherHost]++
-		case !src.WholeSite:
+		if !src.WholeSite {
 			b.skip(UnenforcedWholeSite, src.Name, e.Line, id, "blocks the whole site ("+strings.Join(e.Domains, ", ")+"); whole_site enforces such entries")
-		default:
-			r.val[fieldTarget] = "path:/*"
-			b.addRow(file, &r)
+			return
 		}
-	case BlockIP:
-		b.unenforced[UnenforcedNetwork]++
+		r.val[fieldTarget] = "path:/*"
+		b.addRow(file, &r)
 	default:
 		b.skip(UnenforcedInvalid, src.Name, e.Line, id, fmt.Sprintf("unknown block type %q", e.BlockType))
 	}
