@@ -1,6 +1,9 @@
 package blocklist
 
-import "strings"
+import (
+	"encoding/binary"
+	"strings"
+)
 
 // Ids and target values are kept in arenas: strings of up to arenaChunk bytes, each filled
 // once and never copied again. An arena reference is a uint32: the chunk number in the high
@@ -71,4 +74,49 @@ func (a arena) get(ref uint32, n uint16) string {
 	c := a[ref>>arenaBits]
 	off := ref & arenaMask
 	return c[off : off+uint32(n)]
+}
+
+// Texts (the authority, reference, notice and reason of orders) are kept in an arena too,
+// each preceded by its length as a uvarint (one byte up to 127, two up to maxTextLen), so
+// that a reference to one is a single uint32. Reference 0 is the empty text.
+const maxTextHeader = 2
+
+var _ = [1<<(7*maxTextHeader) - maxTextLen]struct{}{} // every length fits in the header
+
+// addText stores s with its length and returns its reference. The caller checks
+// room(len(s)+maxTextHeader) first.
+func (a *arenaBuilder) addText(s string) uint32 {
+	var hdr [maxTextHeader]byte
+	n := binary.PutUvarint(hdr[:], uint64(len(s)))
+	if a.cur.Len()+n+len(s) > arenaChunk {
+		a.full = append(a.full, a.cur.String())
+		a.cur = strings.Builder{}
+		a.cur.Grow(arenaChunk)
+	}
+	ref := uint32(len(a.full))<<arenaBits | uint32(a.cur.Len())
+	a.cur.Write(hdr[:n])
+	a.cur.WriteString(s)
+	return ref
+}
+
+// text returns the text at ref, during building.
+func (a *arenaBuilder) text(ref uint32) string {
+	c, off := int(ref>>arenaBits), ref&arenaMask
+	if c == len(a.full) {
+		return textAt(a.cur.String(), off)
+	}
+	return textAt(a.full[c], off)
+}
+
+// text returns the text at ref.
+func (a arena) text(ref uint32) string { return textAt(a[ref>>arenaBits], ref&arenaMask) }
+
+func textAt(chunk string, off uint32) string {
+	n := uint32(chunk[off])
+	off++
+	if n >= 0x80 {
+		n = n&0x7f | uint32(chunk[off])<<7
+		off++
+	}
+	return chunk[off : off+n]
 }

@@ -21,7 +21,11 @@ var benchAuthorities = []string{"Роскомнадзор", "Генпрокур�
 // (snowflake ids, some as URLs), then accounts, exact paths and a few prefixes; a thousand
 // decisions shared between them; Russia and neighbours, never "*", so that other countries
 // have no orders. It returns the CSV and the total length of the ids.
-func genRegister(n int) ([]byte, int) {
+func genRegister(n int) ([]byte, int) { return genRegisterOf(n, false) }
+
+// genRegisterOf is genRegister; with distinct, every order has its own decision (reference,
+// notice and reason), as in a regulator's register, where each entry is one decision.
+func genRegisterOf(n int, distinct bool) ([]byte, int) {
 	var b strings.Builder
 	b.Grow(n * 180)
 	b.WriteString("id,countries,target,action,authority,reference,notice,reason,start,end\n")
@@ -31,6 +35,10 @@ func genRegister(n int) ([]byte, int) {
 		id := "rkn-" + strconv.Itoa(i)
 		idBytes += len(id)
 		decision := i % 1000
+		number := decision
+		if distinct {
+			number = i
+		}
 		var target string
 		switch k := i % 100; {
 		case k < 60:
@@ -48,9 +56,13 @@ func genRegister(n int) ([]byte, int) {
 		if decision%10 == 0 {
 			action = "throttle 64KiB/s"
 		}
-		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,2-6-27/2024-05-24-%d-АИ,https://notice.example/rkn/%d,Доступ ограничен по требованию %s,2024-05-%02d,\n",
+		reason := "Доступ ограничен по требованию " + benchAuthorities[decision%len(benchAuthorities)]
+		if distinct {
+			reason += " (решение " + strconv.Itoa(number) + ")"
+		}
+		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,2-6-27/2024-05-24-%d-АИ,https://notice.example/rkn/%d,%s,2024-05-%02d,\n",
 			id, countries[decision%len(countries)], target, action, benchAuthorities[decision%len(benchAuthorities)],
-			decision, decision, benchAuthorities[decision%len(benchAuthorities)], 1+decision%28)
+			number, number, reason, 1+decision%28)
 	}
 	return []byte(b.String()), idBytes
 }
@@ -159,22 +171,25 @@ func jsonLinesText(b testing.TB, data []byte) []byte {
 	return out.Bytes()
 }
 
-// BenchmarkLoad measures Load on generated registers, CSV and JSON Lines, and reports the
-// heap the register keeps per order beyond the ids' own bytes.
+// BenchmarkLoad measures Load on generated registers, CSV and JSON Lines, and, in CSV, one
+// in which every order has its own decision (distinct-csv). It reports the heap the register
+// keeps per order beyond the ids' own bytes (heapB/order), and beyond all of its own text:
+// ids, target values and each distinct authority, reference, notice and reason once
+// (heapB/order-beyond-text, with textB/order that text).
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		for _, format := range []string{"csv", "jsonl"} {
+		for _, format := range []string{"csv", "jsonl", "distinct-csv"} {
 			b.Run(strconv.Itoa(n)+"/"+format, func(b *testing.B) { benchmarkLoad(b, n, format) })
 		}
 	}
 }
 
 func benchmarkLoad(b *testing.B, n int, format string) {
-	data, idBytes := genRegister(n)
+	data, idBytes := genRegisterOf(n, format == "distinct-csv")
 	if format == "jsonl" {
 		data = jsonLinesText(b, data)
 	}
-	p := filepath.Join(b.TempDir(), "orders."+format)
+	p := filepath.Join(b.TempDir(), "orders."+strings.TrimPrefix(format, "distinct-"))
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
@@ -198,8 +213,30 @@ func benchmarkLoad(b *testing.B, n int, format string) {
 		b.Fatal(err)
 	}
 	after := heapAfterGC()
-	b.ReportMetric(float64(int64(after)-int64(before)-int64(idBytes))/float64(r.Len()), "heapB/order")
+	heap := float64(int64(after) - int64(before))
+	b.ReportMetric((heap-float64(idBytes))/float64(r.Len()), "heapB/order")
+	text := float64(ownText(r))
+	b.ReportMetric(text/float64(r.Len()), "textB/order")
+	b.ReportMetric((heap-text)/float64(r.Len()), "heapB/order-beyond-text")
 	runtime.KeepAlive(r)
+}
+
+// ownText is the text a register must keep in any form: every id and target value, and
+// every distinct authority, reference, notice and reason once.
+func ownText(r *Register) int {
+	n := 0
+	seen := make(map[string]bool)
+	r.orders(func(o Order) bool {
+		n += len(o.ID) + len(o.Target.Value)
+		for _, s := range [...]string{o.Authority, o.Reference, o.Notice, o.Reason} {
+			if !seen[s] {
+				seen[s] = true
+				n += len(s)
+			}
+		}
+		return true
+	})
+	return n
 }
 
 func fileSize(b *testing.B, p string) int64 {

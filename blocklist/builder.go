@@ -71,37 +71,14 @@ type row struct {
 	reported [numFields]bool
 }
 
-// rawTerms identifies the shared part of a row by its text, so that rows repeating a decision
-// are not validated again.
-type rawTerms struct {
-	countries, action, authority, reference, notice, reason, start, end string
-}
-
-// termsKey identifies terms by value, so that "RU|BY" and "by ru" share one entry.
-type termsKey struct {
-	countries                            string
-	action                               Action
-	both                                 bool
-	rate                                 int64
-	authority, reference, notice, reason string
-	start, end                           instant
-}
-
 type instant struct {
 	sec  int64
 	nsec int32
 }
 
-func (i instant) zero() bool { return i == instant{} }
-
 func (i instant) before(j instant) bool { return i.sec < j.sec || i.sec == j.sec && i.nsec < j.nsec }
 
-func instantOf(t time.Time) instant {
-	if t.IsZero() {
-		return instant{}
-	}
-	return instant{t.Unix(), int32(t.Nanosecond())}
-}
+func instantOf(t time.Time) instant { return instant{t.Unix(), int32(t.Nanosecond())} }
 
 // position is where an order was read: file index and line.
 type position struct {
@@ -109,28 +86,53 @@ type position struct {
 	line uint32
 }
 
+// site is what reading a target needs to know of the site.
+type site struct {
+	patterns *Patterns
+	hosts    map[string]bool
+}
+
 // builder validates orders from any number of files into the register's compact form. It
 // keeps going after errors so that all of them are reported, but a builder with errors
 // never produces a register.
+//
+// A row is validated (rowValidator.check, which may run on several goroutines at once),
+// then committed in reading order (commit). What rows share is interned as it is committed:
+// rules, windows and texts each once, terms once per distinct combination that the caches
+// below notice.
 type builder struct {
-	ctx      context.Context
-	patterns *Patterns
-	hosts    map[string]bool
-	errs     errorList
+	site
+	ctx  context.Context
+	errs errorList
 
 	files     []string
 	fileIndex map[string]uint16
 	skipped   int
 	entries   []entry
 	numeric   int // entries of numeric posts
-	terms     []terms
 	ids       arenaBuilder
 	vals      arenaBuilder
 
-	seed    maphash.Seed
-	raws    []rawEntry
-	byRaw   map[uint64]uint32 // hash of rawTerms -> index in raws
-	byValue map[termsKey]uint32
+	terms      []terms
+	rules      []rule
+	ruleIndex  map[rule]uint32
+	lastRule   uint32
+	validities []validity
+	validIndex map[validity]uint32
+	zones      []*time.Location
+	zoneIndex  map[zoneKey]uint16
+	texts      arenaBuilder
+	// Direct-mapped caches (hash -> reference) of the texts of each field and of terms:
+	// what repeats often (an authority, the decision of many rows) is kept once, and a
+	// register whose every order has its own decision does not pay for a table of them all.
+	textSeen  [numTextFields][]uint64
+	termsSeen []uint64
+
+	seed maphash.Seed
+	// seq validates the rows that are read one at a time (JSON, regulators' registers);
+	// seqTerms maps its decisions to terms.
+	seq      *rowValidator
+	seqTerms []uint32
 
 	// Ids are checked for duplicates once everything is read, by sorting their 64-bit hashes:
 	// a map of millions of ids would cost a string each and a cache miss per row. Ids are
@@ -138,8 +140,8 @@ type builder struct {
 	idHashes []idHash
 	others   []otherID // ids of rows that are not entries (bad, or skipped)
 
-	rowErrs []*Error // the problems of the row being read
-	pace    pacer    // for the goroutine that adds rows
+	rowErrs []*Error // the problems of the row being committed
+	pace    pacer    // for the goroutine that commits rows
 
 	skippedIDs []string // ids of the first maxSkippedIDs rows skipped for a foreign host
 
@@ -153,9 +155,27 @@ type builder struct {
 	headers      []Header
 }
 
-type rawEntry struct {
-	raw rawTerms
-	ti  uint32
+// The text fields of terms, for textSeen.
+const (
+	textAuthority = iota
+	textReference
+	textNotice
+	textReason
+	numTextFields
+)
+
+const (
+	textSeenSize  = 1 << 12
+	termsSeenSize = 1 << 14
+)
+
+// tooLarge stands for terms that did not fit: the rows that use them are refused.
+const tooLarge = noEntry
+
+type zoneKey struct {
+	kind   uint8 // 0 UTC, 1 Local, 2 a fixed offset
+	name   string
+	offset int
 }
 
 type otherID struct {
@@ -174,18 +194,25 @@ const otherFlag = 1 << 31
 
 func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, error) {
 	b := &builder{
-		ctx:      ctx,
-		pace:     pacer{ctx: ctx},
-		patterns: opts.Patterns,
-		seed:     maphash.MakeSeed(),
-		byRaw:    make(map[uint64]uint32),
-		byValue:  make(map[termsKey]uint32),
-		idHashes: make([]idHash, 0, sizeHint),
+		ctx:        ctx,
+		pace:       pacer{ctx: ctx},
+		site:       site{patterns: opts.Patterns},
+		seed:       maphash.MakeSeed(),
+		ruleIndex:  make(map[rule]uint32),
+		validities: []validity{{}},
+		validIndex: make(map[validity]uint32),
+		zoneIndex:  make(map[zoneKey]uint16),
+		termsSeen:  make([]uint64, termsSeenSize),
+		idHashes:   make([]idHash, 0, sizeHint),
 
 		fileIndex: make(map[string]uint16),
 
 		unenforced: make(map[string]int),
 	}
+	for f := range b.textSeen {
+		b.textSeen[f] = make([]uint64, textSeenSize)
+	}
+	b.texts.cur.WriteByte(0) // reference 0: the empty text
 	if b.patterns == nil {
 		b.patterns = DefaultPatterns()
 	}
@@ -202,6 +229,7 @@ func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, erro
 	if sizeHint > 0 {
 		b.entries = make([]entry, 0, sizeHint)
 	}
+	b.seq = b.newValidator()
 	return b, nil
 }
 
@@ -240,7 +268,7 @@ func (b *builder) addFile(name string) (uint16, error) {
 
 // full reports whether the arenas could overflow the index's 32-bit references.
 func (b *builder) full() bool {
-	return !b.ids.room(maxIDLen) || !b.vals.room(maxTargetLen)
+	return !b.ids.room(maxIDLen) || !b.vals.room(maxTargetLen) || len(b.entries) >= otherFlag-1
 }
 
 func (b *builder) where(p position) string {
@@ -255,54 +283,58 @@ var errRequired = errors.New("required field is empty")
 // addRow validates one row from file and, if it is good, adds it.
 func (b *builder) addRow(file uint16, r *row) {
 	b.pace.step()
-	b.rowErrs = b.rowErrs[:0]
-	fail := func(f int, err error) {
-		if !r.reported[f] {
-			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
-		}
+	var c checkedRow
+	b.seq.source = b.files[file]
+	b.seq.check(r, &c)
+	b.seqTerms = b.internDecisions(b.seqTerms, b.seq.take())
+	b.commit(file, &c, b.seqTerms)
+}
+
+// commit adds a checked row, or reports its problems; decided maps the decisions of the
+// validator that checked it to terms.
+func (b *builder) commit(file uint16, c *checkedRow, decided []uint32) {
+	if c.recordErr != nil {
+		b.fileError(file, int(c.line), c.recordErr)
+		return
 	}
+	b.rowErrs = append(b.rowErrs, c.errs...)
 	defer b.flushRowErrors()
-
-	id := trimField(r.val[fieldID])
-	if err := checkID(id); err != nil {
-		fail(fieldID, err)
+	ti := noEntry
+	if c.dec != noDecision {
+		ti = decided[c.dec]
 	}
-	kind, value, skip, err := b.parseTarget(trimField(r.val[fieldTarget]))
-	if err != nil {
-		fail(fieldTarget, err)
-	}
-	ti, termsOK := b.rowTerms(file, r)
-
-	pos := position{file, uint32(r.start)}
-	if b.full() || len(b.entries) >= otherFlag-1 {
-		fail(fieldID, errors.New("register too large"))
+	if b.full() || c.dec != noDecision && ti == tooLarge {
+		if !c.idReported {
+			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: int(c.idLine), Index: int(c.index), Field: "id", Err: errors.New("register too large")})
+		}
 		return
 	}
-	if id == "" || len(id) > maxIDLen {
+	id := c.id
+	if id == "" {
 		return
 	}
-	h := maphash.String(b.seed, id)
-	if r.broken || !termsOK || len(b.rowErrs) > 0 || skip {
-		if skip && termsOK && len(b.rowErrs) == 0 && !r.broken {
+	pos := position{file, c.line}
+	if c.broken || c.dec == noDecision || len(b.rowErrs) > 0 || c.skip {
+		if c.skip && c.dec != noDecision && len(b.rowErrs) == 0 && !c.broken {
 			b.skipped++
 			if len(b.skippedIDs) < maxSkippedIDs && !b.lenient {
 				b.skippedIDs = append(b.skippedIDs, strings.Clone(id))
 			}
 		}
 		if b.groupHash(id) {
-			b.rememberOther(h, id, pos)
+			b.rememberOther(c.h, id, pos)
 		}
 		return
 	}
 	if b.group != "" {
 		// Two URLs of one entry may name one target (http and https, say).
-		t := Target{kind, value}
+		t := Target{c.kind, c.value}
 		if slices.Contains(b.groupTargets, t) {
 			return
 		}
-		b.groupTargets = append(b.groupTargets, Target{kind, strings.Clone(value)})
+		b.groupTargets = append(b.groupTargets, Target{c.kind, strings.Clone(c.value)})
 	}
-	b.addEntry(h, id, kind, value, ti, pos)
+	b.addEntry(c.h, id, c.kind, c.value, c.numeric, ti, pos)
 }
 
 // flushRowErrors reports a row's problems in the order of the fields, whichever check
@@ -448,20 +480,22 @@ func cmpUint64(a, b uint64) int {
 	return 0
 }
 
-// addEntry adds a good order; id is not yet in the register's id string.
-func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, ti uint32, pos position) {
+// addEntry adds a good order; id and value are copied into the arenas.
+func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, numeric bool, ti uint32, pos position) {
+	if len(b.entries) == cap(b.entries) {
+		// Registers are sized from their file before they are read; when that fell short,
+		// grow by half rather than by a quarter, as append would for a large slice.
+		b.entries = slices.Grow(b.entries, len(b.entries)/2+64)
+	}
 	b.entries = append(b.entries, entry{
 		idOff: b.ids.add(id), idLen: uint16(len(id)),
 		valOff: b.vals.add(value), valLen: uint16(len(value)),
 		terms: ti, next: noEntry,
 		file: pos.file, line: pos.line,
-		kind: kind,
+		kind: kind, numeric: numeric,
 	})
-	if kind == TargetPost {
-		if _, ok := numericPost(value); ok {
-			b.entries[len(b.entries)-1].numeric = true
-			b.numeric++
-		}
+	if numeric {
+		b.numeric++
 	}
 	if b.groupHash(id) {
 		b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1)})
@@ -497,95 +531,24 @@ func checkText(s string, multiline bool) error {
 	return nil
 }
 
+// checkUnicodeText is checkText for text that is not all ASCII. The control characters
+// (unicode.IsControl) are C0, DEL and C1, U+0080 to U+009F, which UTF-8 writes as 0xC2
+// followed by 0x80 to 0x9F: valid UTF-8 is checked a byte at a time.
 func checkUnicodeText(s string, multiline bool) error {
 	if !utf8.ValidString(s) {
 		return errNotUTF8
 	}
-	for _, c := range s {
-		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
-			return fmt.Errorf("control character %U not allowed", c)
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c == 0x7f:
+			if !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
+				return fmt.Errorf("control character %U not allowed", rune(c))
+			}
+		case c == 0xc2 && s[i+1] < 0xa0: // valid UTF-8: a continuation byte follows
+			return fmt.Errorf("control character %U not allowed", rune(s[i+1]))
 		}
 	}
 	return nil
-}
-
-// rowTerms validates the shared fields of a row and returns their terms index. Rows that
-// repeat the text of an earlier row cost one hash and no validation; trimming, too, is only
-// done on a miss.
-func (b *builder) rowTerms(file uint16, r *row) (uint32, bool) {
-	raw := rawTerms{
-		countries: r.val[fieldCountries], action: r.val[fieldAction],
-		authority: r.val[fieldAuthority], reference: r.val[fieldReference],
-		notice: r.val[fieldNotice], reason: r.val[fieldReason],
-		start: r.val[fieldStart], end: r.val[fieldEnd],
-	}
-	h := b.hashRaw(&raw)
-	ri, cached := b.byRaw[h]
-	if cached && b.raws[ri].raw == raw {
-		return b.raws[ri].ti, true
-	}
-	ok := true
-	fail := func(f int, err error) {
-		ok = false
-		if !r.reported[f] {
-			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: r.line[f], Index: r.index, Field: fieldNames[f], Err: err})
-		}
-	}
-	var t terms
-	var err error
-	countries, action, start, end := trimField(raw.countries), trimField(raw.action), trimField(raw.start), trimField(raw.end)
-	t.authority, t.reference = trimField(raw.authority), trimField(raw.reference)
-	t.notice, t.reason = trimField(raw.notice), trimField(raw.reason)
-	if t.countries, t.anywhere, t.codes, err = parseCountries(countries); err != nil {
-		fail(fieldCountries, err)
-	}
-	if t.action, t.rate, t.both, err = parseAction(action); err != nil {
-		fail(fieldAction, err)
-	}
-	for _, fv := range [...]struct {
-		f int
-		v string
-	}{{fieldAuthority, t.authority}, {fieldReference, t.reference}, {fieldReason, t.reason}} {
-		if err := checkText(fv.v, fv.f == fieldReason); err != nil {
-			fail(fv.f, err)
-		}
-	}
-	if t.notice != "" {
-		if err := checkNotice(t.notice); err != nil {
-			fail(fieldNotice, err)
-		}
-	}
-	if t.start, err = parseTime(start); err != nil {
-		fail(fieldStart, err)
-	}
-	if t.end, err = parseTime(end); err != nil {
-		fail(fieldEnd, err)
-	}
-	if ok && !t.start.IsZero() && !t.end.IsZero() && !t.end.After(t.start) {
-		fail(fieldEnd, fmt.Errorf("end %s is not after start %s", end, start))
-	}
-	if !ok {
-		return 0, false
-	}
-	ti := b.intern(t)
-	if !cached { // a different text with the same hash keeps the first one cached
-		b.raws = append(b.raws, rawEntry{rawTerms{
-			strings.Clone(raw.countries), strings.Clone(raw.action), strings.Clone(raw.authority),
-			strings.Clone(raw.reference), strings.Clone(raw.notice), strings.Clone(raw.reason),
-			strings.Clone(raw.start), strings.Clone(raw.end),
-		}, ti})
-		b.byRaw[h] = uint32(len(b.raws) - 1)
-	}
-	return ti, true
-}
-
-// hashRaw is only a cache key: texts that collide are told apart by comparing them.
-func (b *builder) hashRaw(raw *rawTerms) uint64 {
-	var h uint64
-	for _, s := range [...]string{raw.countries, raw.action, raw.authority, raw.reference, raw.notice, raw.reason, raw.start, raw.end} {
-		h = h*0x9e3779b97f4a7c15 + maphash.String(b.seed, s)
-	}
-	return h
 }
 
 // trimField trims the white space people leave around cells: ASCII, and the Unicode spaces
@@ -611,26 +574,130 @@ func trimField(s string) string {
 
 var asciiSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': true, '\f': true}
 
-// intern returns the index of terms equal to t, adding t (with its own copies of the
-// strings, so that nothing pins the file's rows) if there is none.
-func (b *builder) intern(t terms) uint32 {
-	k := termsKey{
-		countries: strings.Join(t.codes, " "), action: t.action, both: t.both, rate: t.rate,
-		authority: t.authority, reference: t.reference, notice: t.notice, reason: t.reason,
-		start: instantOf(t.start), end: instantOf(t.end),
+// internDecisions interns decisions, appending their terms to decided.
+func (b *builder) internDecisions(decided []uint32, ds []decision) []uint32 {
+	for i := range ds {
+		decided = append(decided, b.intern(&ds[i]))
 	}
-	if ti, ok := b.byValue[k]; ok {
-		return ti
+	return decided
+}
+
+// intern returns the terms of a decision, adding what is new of it (with its own copies of
+// the texts, so that nothing pins the file), or tooLarge.
+func (b *builder) intern(d *decision) uint32 {
+	t := terms{rule: b.internRule(&d.rule), validity: b.internValidity(d.start, d.end)}
+	var refs [numTextFields]uint32
+	for f := range refs {
+		ref, ok := b.internText(f, d.texts[f], d.hashes[f])
+		if !ok {
+			return tooLarge
+		}
+		refs[f] = ref
 	}
-	t.authority = strings.Clone(t.authority)
-	t.reference = strings.Clone(t.reference)
-	t.notice = strings.Clone(t.notice)
-	t.reason = strings.Clone(t.reason)
-	k.authority, k.reference, k.notice, k.reason = t.authority, t.reference, t.notice, t.reason
+	t.authority, t.reference, t.notice, t.reason = refs[textAuthority], refs[textReference], refs[textNotice], refs[textReason]
+	h := t.hash()
+	slot := &b.termsSeen[h&(termsSeenSize-1)]
+	if *slot != 0 && *slot>>32 == h>>32 && b.terms[uint32(*slot)-1] == t {
+		return uint32(*slot) - 1
+	}
 	ti := uint32(len(b.terms))
 	b.terms = append(b.terms, t)
-	b.byValue[k] = ti
+	*slot = h>>32<<32 | uint64(ti+1)
 	return ti
+}
+
+func (t *terms) hash() uint64 {
+	const m = 0x9e3779b97f4a7c15
+	h := (uint64(t.rule)<<32 | uint64(t.validity)) * m
+	h = (h ^ (uint64(t.authority)<<32 | uint64(t.reference))) * m
+	h = (h ^ (uint64(t.notice)<<32 | uint64(t.reason))) * m
+	return h ^ h>>29
+}
+
+func (b *builder) internRule(ru *rule) uint32 {
+	if n := len(b.rules); n > 0 && b.rules[b.lastRule] == *ru {
+		return b.lastRule // rows of one rule often come together
+	}
+	i, ok := b.ruleIndex[*ru]
+	if !ok {
+		i = uint32(len(b.rules))
+		b.rules = append(b.rules, *ru)
+		b.ruleIndex[*ru] = i
+	}
+	b.lastRule = i
+	return i
+}
+
+// internValidity returns the validity from start until end; 0 when both are zero.
+func (b *builder) internValidity(start, end time.Time) uint32 {
+	if start.IsZero() && end.IsZero() {
+		return 0
+	}
+	var w validity
+	if !start.IsZero() {
+		w.start, w.startZone = instantOf(start), b.internZone(start)
+	}
+	if !end.IsZero() {
+		w.end, w.endZone = instantOf(end), b.internZone(end)
+	}
+	if i, ok := b.validIndex[w]; ok {
+		return i
+	}
+	i := uint32(len(b.validities))
+	b.validities = append(b.validities, w)
+	b.validIndex[w] = i
+	return i
+}
+
+// internZone returns one plus the index of t's zone in b.zones. Times are parsed from RFC
+// 3339, so a zone is UTC, Local (when the offset is the local one) or a fixed offset.
+func (b *builder) internZone(t time.Time) uint16 {
+	var k zoneKey
+	switch loc := t.Location(); loc {
+	case time.UTC:
+	case time.Local:
+		k.kind = 1
+	default:
+		k.kind = 2
+		k.name, k.offset = t.Zone()
+	}
+	if z, ok := b.zoneIndex[k]; ok {
+		return z
+	}
+	var loc *time.Location
+	switch k.kind {
+	case 0:
+		loc = time.UTC
+	case 1:
+		loc = time.Local
+	default:
+		if len(b.zones) >= math.MaxUint16-1 { // cannot happen with RFC 3339 offsets
+			return b.internZone(t.UTC())
+		}
+		loc = time.FixedZone(k.name, k.offset)
+	}
+	b.zones = append(b.zones, loc)
+	z := uint16(len(b.zones))
+	b.zoneIndex[k] = z
+	return z
+}
+
+// internText returns the reference of text s of field f, whose hash is h, copying it into
+// the text arena unless the field's cache has it; false when the arena is full.
+func (b *builder) internText(f int, s string, h uint64) (uint32, bool) {
+	if s == "" {
+		return 0, true
+	}
+	slot := &b.textSeen[f][h&(textSeenSize-1)]
+	if *slot != 0 && *slot>>32 == h>>32 && b.texts.text(uint32(*slot)) == s {
+		return uint32(*slot), true
+	}
+	if !b.texts.room(len(s) + maxTextHeader) {
+		return 0, false
+	}
+	ref := b.texts.addText(s)
+	*slot = h>>32<<32 | uint64(ref)
+	return ref, true
 }
 
 // parseCountries reads country codes a register may name (see registrable) separated by spaces,
@@ -682,6 +749,9 @@ func checkNotice(s string) error {
 	if err := checkText(s, false); err != nil {
 		return err
 	}
+	if _, _, ok := plainURL(s); ok {
+		return nil
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("bad URL %q", s)
@@ -709,7 +779,7 @@ func parseTime(s string) (time.Time, error) {
 }
 
 // parseTarget reads a target. skip reports a URL whose host is not one of the site's.
-func (b *builder) parseTarget(s string) (kind TargetKind, value string, skip bool, err error) {
+func (b *site) parseTarget(s string) (kind TargetKind, value string, skip bool, err error) {
 	switch {
 	case s == "":
 		return 0, "", false, errRequired
@@ -775,7 +845,7 @@ func postValue(s string) (string, error) {
 
 // accountValue strips leading "@"s: requests are matched the same way, so "@@x" is "x". A
 // reserved route name is not an account: an order on it would withhold the route.
-func (b *builder) accountValue(s string) (string, error) {
+func (b *site) accountValue(s string) (string, error) {
 	v, err := plainSegment("account", strings.TrimLeft(trimField(s), "@"))
 	if err == nil && b.patterns.isReserved(v) {
 		return "", fmt.Errorf("%q is a reserved route, not an account (write path:/%s if that route is meant)", v, v)
@@ -826,42 +896,46 @@ func pathValue(s string) (TargetKind, string, error) {
 // The host is checked first, with a lenient split of the URL, so that a malformed URL of
 // another site (real registers have unencoded spaces) is skipped like any other rather than
 // refusing the register.
-func (b *builder) urlTarget(s string) (kind TargetKind, value string, skip bool, err error) {
+func (b *site) urlTarget(s string) (kind TargetKind, value string, skip bool, err error) {
 	if b.hosts != nil && !b.hosts[urlHost(s)] {
 		return 0, "", true, nil
 	}
 	if strings.ContainsAny(s, " \t\r\n") {
 		return 0, "", false, fmt.Errorf("bad URL %q: write spaces as %%20", s)
 	}
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" || !utf8.ValidString(s) || strings.Contains(s, "\\") {
-		return 0, "", false, fmt.Errorf("bad URL %q", s)
-	}
-	if host := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); host != urlHost(s) {
-		return 0, "", false, fmt.Errorf("bad URL %q: its host is ambiguous", s)
-	}
-	if u.Fragment != "" {
-		if u, err = fragmentRoute(s, u); err != nil {
-			return 0, "", false, err
+	escaped, rawQuery, plain := plainURL(s)
+	if !plain {
+		u, err := url.Parse(s)
+		if err != nil || u.Host == "" || !utf8.ValidString(s) || strings.Contains(s, "\\") {
+			return 0, "", false, fmt.Errorf("bad URL %q", s)
 		}
+		if host := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."); host != urlHost(s) {
+			return 0, "", false, fmt.Errorf("bad URL %q: its host is ambiguous", s)
+		}
+		if u.Fragment != "" {
+			if u, err = fragmentRoute(s, u); err != nil {
+				return 0, "", false, err
+			}
+		}
+		escaped, rawQuery = u.EscapedPath(), u.RawQuery
 	}
-	path, err := urlPath(u.EscapedPath())
+	path, err := urlPath(escaped)
 	if err != nil {
 		return 0, "", false, fmt.Errorf("bad URL %q: %w", s, err)
 	}
 	v := visitor{}
 	var segs segments
 	splitText(&segs, path, b.patterns.maxSegs)
-	walkKeys(b.patterns, &v, path, &segs, u.RawQuery)
+	walkKeys(b.patterns, &v, path, &segs, rawQuery)
 	reserved := v.hasAccount && b.patterns.isReserved(v.account)
 	switch {
 	case v.hasPost:
 		return TargetPost, v.post, false, checkKey(s, "post id", v.post)
 	case v.hasAccount && !reserved:
 		return TargetAccount, v.account, false, checkKey(s, "account", v.account)
-	case reserved && u.RawQuery != "":
+	case reserved && rawQuery != "":
 		return 0, "", false, fmt.Errorf("URL %q: %q is a reserved route, not an account, and a path target cannot keep its query; write path:%s if all of it is meant", s, v.account, path)
-	case u.RawQuery != "":
+	case rawQuery != "":
 		// Dropping the query would withhold every page at this path ("/search?q=x" would
 		// become all of /search).
 		return 0, "", false, fmt.Errorf("URL %q names no post or account by the patterns, and a path target cannot keep its query; write path:%s if all of it is meant", s, path)
@@ -894,6 +968,76 @@ func fragmentRoute(s string, u *url.URL) (*url.URL, error) {
 	resolved.Fragment, resolved.RawFragment = "", ""
 	return &resolved, nil
 }
+
+// plainURL reads the most common URL, lower-case http or https, an ASCII host name without
+// port or user, a path of unreserved and sub-delimiter characters and valid escapes, any
+// printable query, and no fragment, without url.Parse and its allocations. It returns the
+// path and query as url.Parse would (EscapedPath and RawQuery), and false for anything else,
+// which url.Parse then reads. (A property test holds the two to agreeing.)
+func plainURL(s string) (escapedPath, rawQuery string, ok bool) {
+	var rest string
+	switch {
+	case strings.HasPrefix(s, "https://"):
+		rest = s[len("https://"):]
+	case strings.HasPrefix(s, "http://"):
+		rest = s[len("http://"):]
+	default:
+		return "", "", false
+	}
+	i := 0
+	for i < len(rest) && urlBytes[rest[i]]&urlHostByte != 0 {
+		i++
+	}
+	if i == 0 {
+		return "", "", false
+	}
+	rest = rest[i:]
+	if rest != "" && rest[0] != '/' && rest[0] != '?' {
+		return "", "", false // a port, user info, a fragment, ...
+	}
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if !plainURLPart(path, urlPathByte) || hasQuery && !plainURLPart(query, urlQueryByte) {
+		return "", "", false
+	}
+	return path, query, true
+}
+
+func plainURLPart(s string, class uint8) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%':
+			if i+2 >= len(s) || unhex(s[i+1]) > 15 || unhex(s[i+2]) > 15 {
+				return false
+			}
+			i += 2
+		case urlBytes[c]&class == 0:
+			return false
+		}
+	}
+	return true
+}
+
+const (
+	urlHostByte = 1 << iota
+	urlPathByte
+	urlQueryByte
+)
+
+var urlBytes = func() (t [256]uint8) {
+	for c := range 256 {
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if alnum || c == '-' || c == '.' {
+			t[c] |= urlHostByte
+		}
+		if alnum || strings.IndexByte("-._~!$&'()*+,;=:@/", byte(c)) >= 0 {
+			t[c] |= urlPathByte
+		}
+		if 0x21 <= c && c < 0x7f && c != '#' && c != '\\' && c != '%' {
+			t[c] |= urlQueryByte
+		}
+	}
+	return t
+}()
 
 // urlHost extracts the host of an http(s) URL as browsers do, lower-cased, without userinfo,
 // port or trailing dot. A backslash ends the authority, as it does for browsers, so

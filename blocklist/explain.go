@@ -47,7 +47,7 @@ func (r *Register) Explain(country, path, rawQuery string, now time.Time) Explan
 		return e
 	}
 	ex := &explainer{r: r, ci: matchCountry(country), country: country, now: now, seen: make(map[uint32]bool)}
-	v := visitor{r: r, ci: ex.ci, now: now, best: noEntry, ex: ex}
+	v := visitor{r: r, ci: ex.ci, now: now, at: instantOf(now), best: noEntry, ex: ex}
 	e.Verdict = Ambiguous
 	if walk(&v, path, rawQuery) {
 		e.Order, e.Verdict = r.verdict(&v)
@@ -119,25 +119,24 @@ func (e *explainer) order(i uint32, applies bool) {
 	o := e.r.order(i)
 	eo := ExplainedOrder{Order: o, Applies: applies}
 	if !applies {
-		t := &e.r.terms[e.r.entries[i].terms]
-		eo.Why = e.whyNot(t)
+		eo.Why = e.whyNot(i, &o)
 	}
 	e.orders = append(e.orders, eo)
 }
 
-// whyNot says why terms do not apply to the client now.
-func (e *explainer) whyNot(t *terms) string {
+// whyNot says why entry i, materialised as o, does not apply to the client now.
+func (e *explainer) whyNot(i uint32, o *Order) string {
 	switch {
-	case !(t.anywhere || e.ci == anyCountryIndex || t.countries.has(e.ci)):
+	case !e.r.rules[e.r.terms[e.r.entries[i].terms].rule].covers(e.ci):
 		where := e.country
 		if where == "" {
 			where = "an unknown country"
 		}
-		return fmt.Sprintf("applies in %s, not in %s", strings.Join(t.codes, " "), where)
-	case !t.start.IsZero() && e.now.Before(t.start):
-		return "applies from " + t.start.Format(time.RFC3339)
-	case !t.end.IsZero() && !e.now.Before(t.end):
-		return "ended " + t.end.Format(time.RFC3339)
+		return fmt.Sprintf("applies in %s, not in %s", strings.Join(o.Countries, " "), where)
+	case !o.Start.IsZero() && e.now.Before(o.Start):
+		return "applies from " + o.Start.Format(time.RFC3339)
+	case !o.End.IsZero() && !e.now.Before(o.End):
+		return "ended " + o.End.Format(time.RFC3339)
 	}
 	return ""
 }

@@ -16,6 +16,7 @@ type visitor struct {
 	r    *Register
 	ci   int
 	now  time.Time
+	at   instant // now, when the register has orders with a start or an end
 	best uint32
 	// listed is set when some order, in any country, names a key of the request and has not
 	// ended: a response to it must not be stored by shared caches.
@@ -246,14 +247,14 @@ func lookupPost[U text](v *visitor, s U) {
 			return
 		}
 	}
-	if len(r.postStrs) == 0 {
+	if r.postStrs.empty() {
 		return
 	}
-	if h, ok := r.postStrs[string(s)]; ok {
+	if h, ok := r.postStrs.get(r, keyString(s)); ok {
 		v.consider(h)
 	}
 	if stem, ok := formatStem(s); ok {
-		if h, ok := r.postStrs[string(stem)]; ok {
+		if h, ok := r.postStrs.get(r, keyString(stem)); ok {
 			v.consider(h)
 		}
 	}
@@ -298,7 +299,7 @@ func lookupDigits[U text](v *visitor, digits U, underscores bool) {
 		}
 		return
 	}
-	if h, ok := v.r.postStrs[string(trimZeros(digits))]; ok {
+	if h, ok := v.r.postStrs.get(v.r, keyString(trimZeros(digits))); ok {
 		v.consider(h)
 	}
 }
@@ -370,14 +371,14 @@ func wholeNumber[U text](t U) (uint64, bool) {
 
 func lookupAccount[U text](v *visitor, s U) {
 	r := v.r
-	if len(r.accounts) == 0 {
+	if r.accounts.empty() {
 		return
 	}
-	if h, ok := r.accounts[string(s)]; ok {
+	if h, ok := r.accounts.get(r, keyString(s)); ok {
 		v.consider(h)
 	}
 	if stem, ok := formatStem(s); ok {
-		if h, ok := r.accounts[string(stem)]; ok {
+		if h, ok := r.accounts.get(r, keyString(stem)); ok {
 			v.consider(h)
 		}
 	}
@@ -428,13 +429,14 @@ func (v *visitor) consider(head uint32) {
 	r := v.r
 	for i := head; i != noEntry; i = r.entries[i].next {
 		t := &r.terms[r.entries[i].terms]
-		if t.end.IsZero() || v.now.Before(t.end) {
+		if t.validity == 0 || !r.validities[t.validity].ended(v.at) {
 			v.listed = true
 		}
+		applies := r.applies(t, v.ci, v.at)
 		if v.ex != nil {
-			v.ex.order(i, t.applies(v.ci, v.now))
+			v.ex.order(i, applies)
 		}
-		if !t.applies(v.ci, v.now) {
+		if !applies {
 			continue
 		}
 		if v.best == noEntry || r.precedes(i, v.best) {
@@ -446,35 +448,38 @@ func (v *visitor) consider(head uint32) {
 // walkPrefixes considers every prefix order whose prefix starts the canonical path. A prefix
 // ending in "/" also covers the directory itself ("path:/media/*" covers "/media"), since
 // canonical paths never end in a slash.
-func walkPrefixes[T text](v *visitor, n *trieNode, rest T) {
+func walkPrefixes[T text](v *visitor, rest T) {
+	r := v.r
+	n := &r.prefixes[0]
 	for {
 		if n.head != noEntry {
 			v.consider(n.head)
 		}
+		kids := r.prefixes[n.first : n.first+uint32(n.kids)]
 		if len(rest) == 0 {
-			for _, c := range n.children {
-				if c.label == "/" && c.head != noEntry {
+			for i := range kids {
+				if c := &kids[i]; c.n == 1 && c.label0 == '/' && c.head != noEntry {
 					v.consider(c.head)
 				}
 			}
 			return
 		}
 		var c *trieNode
-		for _, ch := range n.children {
-			if ch.label[0] == rest[0] {
-				c = ch
+		for i := range kids {
+			if kids[i].label0 == rest[0] {
+				c = &kids[i]
 				break
 			}
 		}
 		if c == nil {
 			return
 		}
-		l := len(c.label)
-		if len(rest) >= l && string(rest[:l]) == c.label {
+		label, l := r.vals.get(c.label, c.n), int(c.n)
+		if len(rest) >= l && string(rest[:l]) == label {
 			n, rest = c, rest[l:]
 			continue
 		}
-		if l == len(rest)+1 && c.label[l-1] == '/' && string(rest) == c.label[:l-1] && c.head != noEntry {
+		if l == len(rest)+1 && label[l-1] == '/' && string(rest) == label[:l-1] && c.head != noEntry {
 			v.consider(c.head)
 		}
 		return
@@ -493,12 +498,12 @@ func matchReading[T text](v *visitor, path T, segs *segments, rawQuery string) {
 	r := v.r
 	walkKeys(r.patterns, v, path, segs, rawQuery)
 	if r.pathLens.has(len(path)) {
-		if h, ok := r.paths[string(path)]; ok {
+		if h, ok := r.paths.get(r, keyString(path)); ok {
 			v.consider(h)
 		}
 	}
-	if r.prefixes != nil {
-		walkPrefixes(v, r.prefixes, path)
+	if len(r.prefixes) > 0 {
+		walkPrefixes(v, path)
 	}
 }
 

@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -130,7 +132,7 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 			return nil, &Error{Source: src.Name, Index: -1, Err: err}
 		}
 		inputs[i] = in
-		hint += ordersHint(src, in.text)
+		hint += in.hint
 	}
 	b, err := newBuilder(ctx, opts, hint)
 	if err != nil {
@@ -141,7 +143,7 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 		if in.format.regulator() {
 			err = b.parseEntries(src, in.stream, in.format)
 		} else {
-			err = b.parseSource(src, in.text)
+			err = b.parseSource(src, in)
 		}
 		if err != nil {
 			return nil, err
@@ -151,12 +153,14 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 	return b.compile()
 }
 
-// opened is one source, opened: the whole text of our own formats, or a stream for the
-// regulators' registers, which can be far larger than what is kept of them.
+// opened is one source, opened: a stream for CSV and for the regulators' registers, which
+// can be far larger than what is kept of them, and the whole text of JSON.
 type opened struct {
 	format Format
 	text   string
 	stream io.Reader
+	csv    bool // stream is CSV, after its byte order mark
+	hint   int  // how many orders it may hold, for sizing the builder's tables
 	closer io.Closer
 }
 
@@ -171,12 +175,17 @@ func (f Format) regulator() bool {
 	return f == FormatRKNXML || f == FormatRKNCSV || f == FormatURLs
 }
 
+// headSize is how much of a source is looked at before it is read: enough to tell its
+// format and estimate its number of rows.
+const headSize = 64 << 10
+
 // openSource opens a source and tells its format from what it says, then from its first
-// bytes; our own formats are read whole, since parsing slices the text rather than copying
-// every field. A missing file's error says so once, without repeating the path that Error
-// names.
+// bytes. CSV is read as a stream (see parseCSV); JSON is read whole, since parsing slices the
+// text rather than copying every field. A missing file's error says so once, without
+// repeating the path that Error names.
 func openSource(src Source) (in opened, err error) {
 	r := src.Reader
+	size := int64(-1)
 	if r == nil {
 		f, err := os.Open(src.Name)
 		if err != nil {
@@ -185,9 +194,18 @@ func openSource(src Source) (in opened, err error) {
 		in.closer = f
 		r = f
 	}
+	switch r := r.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := r.Stat(); err == nil && fi.Mode().IsRegular() {
+			size = fi.Size()
+		}
+	case interface{ Len() int }:
+		size = int64(r.Len())
+	}
 	in.format = src.Format
+	var br *bufio.Reader
 	if in.format == FormatAuto {
-		br := bufio.NewReaderSize(r, 64<<10)
+		br = bufio.NewReaderSize(r, headSize)
 		head, err := br.Peek(512)
 		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 			in.close()
@@ -200,13 +218,61 @@ func openSource(src Source) (in opened, err error) {
 		in.stream = r
 		return in, nil
 	}
-	in.text, err = readAll(r)
+	if br == nil {
+		br = bufio.NewReaderSize(r, headSize)
+	}
+	head, err := br.Peek(headSize)
+	if err != nil && err != io.EOF {
+		in.close()
+		return opened{}, unwrapPath(err)
+	}
+	if streamCSV(src, head) {
+		if bytes.HasPrefix(head, []byte(bom)) {
+			_, _ = br.Discard(len(bom))
+			head, size = head[len(bom):], size-int64(len(bom))
+		}
+		in.stream, in.csv, in.hint = br, true, estimateRows(head, size, err == io.EOF)
+		return in, nil
+	}
+	in.text, err = readAll(br, size)
 	in.close()
 	in.closer = nil
 	if err != nil {
 		return opened{}, unwrapPath(err)
 	}
+	in.hint = ordersHint(src, in.text)
 	return in, nil
+}
+
+// streamCSV reports whether a source that starts with head is CSV that can be read as a
+// stream: what is not (UTF-16, a file of nothing but white space, whatever the head does
+// not tell apart) is read whole, which has the words for it.
+func streamCSV(src Source, head []byte) bool {
+	if isUTF16(string(head)) {
+		return false
+	}
+	h := strings.TrimPrefix(string(head), bom)
+	// With a character that is not white space in the head, its first such byte is the
+	// file's, and the file is not empty.
+	if strings.IndexFunc(h, func(r rune) bool { return !unicode.IsSpace(r) && r != utf8.RuneError }) < 0 {
+		return false
+	}
+	return syntaxOf(src, h) == syntaxCSV
+}
+
+// estimateRows estimates, from above, how many rows a CSV source of size bytes that starts
+// with head holds: the lines of head, when it is all of it, or as many as its lines of
+// average length make up; 0 when that cannot be told.
+func estimateRows(head []byte, size int64, whole bool) int {
+	lines := bytes.Count(head, []byte("\n"))
+	switch {
+	case whole:
+		return lines + 1
+	case lines == 0 || size <= 0:
+		return 0
+	}
+	n := size * int64(lines) / int64(len(head))
+	return int(min(n+n/32+16, 1<<31))
 }
 
 func unwrapPath(err error) error {
@@ -217,17 +283,12 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// readAll reads r straight into a string, growing it once when r knows its size (a register
-// may be hundreds of megabytes).
-func readAll(r io.Reader) (string, error) {
+// readAll reads r straight into a string, growing it once when its size is known (a
+// register may be hundreds of megabytes).
+func readAll(r io.Reader, size int64) (string, error) {
 	var sb strings.Builder
-	switch r := r.(type) {
-	case interface{ Stat() (fs.FileInfo, error) }:
-		if fi, err := r.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<40 {
-			sb.Grow(int(fi.Size()) + 1)
-		}
-	case interface{ Len() int }:
-		sb.Grow(r.Len())
+	if size > 0 && size < 1<<40 {
+		sb.Grow(int(size) + 1)
 	}
 	// Large reads: with io.Copy's 32 KiB, system calls cost three times the copying.
 	if _, err := io.CopyBuffer(writerOnly{&sb}, readerOnly{r}, make([]byte, 1<<20)); err != nil {
@@ -314,12 +375,16 @@ func (b *builder) register() *Register {
 		entries = slices.Clone(entries)
 	}
 	r := &Register{
-		patterns: b.patterns,
-		entries:  slices.Clip(entries),
-		terms:    slices.Clone(b.terms),
-		ids:      b.ids.arena(),
-		vals:     b.vals.arena(),
-		files:    b.files,
+		patterns:   b.patterns,
+		entries:    slices.Clip(entries),
+		terms:      slices.Clone(b.terms),
+		rules:      slices.Clone(b.rules),
+		validities: slices.Clone(b.validities),
+		zones:      b.zones,
+		ids:        b.ids.arena(),
+		vals:       b.vals.arena(),
+		texts:      b.texts.arena(),
+		files:      b.files,
 	}
 	return r
 }
@@ -354,33 +419,43 @@ func (b *builder) compile() (*Register, error) {
 	return r, nil
 }
 
-// parseSource reads one source's text into the builder. Problems in the text are collected
-// in b.errs; the error returned is for what stops reading altogether.
-func (b *builder) parseSource(src Source, text string) error {
+// parseSource reads one source of our own formats into the builder. Problems in the text
+// are collected in b.errs; the error returned is for what stops reading altogether.
+func (b *builder) parseSource(src Source, in *opened) error {
 	file, err := b.addFile(src.Name)
 	if err != nil {
 		return err
 	}
-	if isUTF16(text) {
-		b.fileError(file, 0, errUTF16)
-		return nil
-	}
-	text = strings.TrimPrefix(text, bom)
 	errs, entries, skipped := b.errs.len(), len(b.entries), b.skipped
-	empty := strings.TrimSpace(text) == ""
-	if !empty {
-		switch syntaxOf(src, text) {
-		case syntaxJSONArray:
-			b.parseJSON(file, text)
-		case syntaxJSONLines:
-			b.parseJSONLines(file, text)
-		default:
-			b.parseCSV(file, text)
+	empty := false
+	if in.csv {
+		err = b.parseCSV(file, in.stream)
+	} else {
+		text := in.text
+		in.text = ""
+		if isUTF16(text) {
+			b.fileError(file, 0, errUTF16)
+			return nil
+		}
+		text = strings.TrimPrefix(text, bom)
+		empty = strings.TrimSpace(text) == ""
+		if !empty {
+			switch syntaxOf(src, text) {
+			case syntaxJSONArray:
+				b.parseJSON(file, text)
+			case syntaxJSONLines:
+				b.parseJSONLines(file, text)
+			default:
+				err = b.parseCSV(file, strings.NewReader(text))
+			}
 		}
 	}
 	if b.ctx.Err() != nil {
 		// A reader that stopped early leaves fewer rows, not an error of its own.
 		return context.Cause(b.ctx)
+	}
+	if err != nil {
+		return &Error{Source: src.Name, Index: -1, Err: unwrapPath(err)}
 	}
 	if len(b.entries) == entries && b.errs.len() == errs && !src.AllowEmpty {
 		b.fileError(file, 0, noOrders(empty, b.skipped-skipped))
@@ -420,154 +495,6 @@ func isUTF16(data string) bool {
 
 func (b *builder) fileError(file uint16, line int, err error) {
 	b.errs.add(&Error{Source: b.files[file], Line: line, Index: -1, Err: err})
-}
-
-// parseCSV reads CSV with a header row naming the columns, in any order and case. The
-// delimiter is a comma, or a semicolon when the header uses those (spreadsheets in many
-// locales, Russian among them, write semicolons); an Excel "sep=;" first line is honoured.
-func (b *builder) parseCSV(file uint16, data string) {
-	comma := byte(',')
-	firstLine, _, _ := strings.Cut(data, "\n")
-	firstLine = strings.TrimSuffix(firstLine, "\r")
-	first := 1
-	if sep, ok := strings.CutPrefix(firstLine, "sep="); ok && len(sep) == 1 && !strings.ContainsAny(sep, "\"\r\n") {
-		comma = sep[0]
-		data = strings.TrimPrefix(strings.TrimPrefix(data[len(firstLine):], "\r"), "\n")
-		first = 2
-	} else if strings.Count(firstLine, ";") > strings.Count(firstLine, ",") {
-		comma = ';'
-	}
-	cr := newCSVReader(data, comma, first)
-	ok, serr := cr.next()
-	if serr != nil {
-		b.fileError(file, serr.startLine, errors.New("CSV: "+serr.msg))
-		return
-	}
-	if !ok {
-		return // nothing but an Excel "sep=" line: a file without orders
-	}
-	headerLine := cr.lines[0]
-	columns := make([]int, len(cr.fields))
-	var have [numFields]bool
-	good := true
-	for i, h := range cr.fields {
-		h = trimField(h)
-		f := fieldIndex(h)
-		switch {
-		case f < 0:
-			b.fileError(file, headerLine, fmt.Errorf("unknown column %q (want %s)", h, strings.Join(fieldNames[:], ", ")))
-			good = false
-		case have[f]:
-			b.fileError(file, headerLine, fmt.Errorf("duplicate column %q", h))
-			good = false
-		}
-		if f >= 0 {
-			have[f] = true
-		}
-		columns[i] = f
-	}
-	for _, f := range [...]int{fieldID, fieldCountries, fieldTarget} {
-		if !have[f] {
-			b.fileError(file, headerLine, fmt.Errorf("missing required column %q", fieldNames[f]))
-			good = false
-		}
-	}
-	if !good {
-		return
-	}
-
-	// Reading and validating run side by side: the reader turns text into rows, in batches,
-	// and this goroutine validates them in order.
-	batches := make(chan []row, 4)
-	free := make(chan []row, 4)
-	var reader sync.WaitGroup
-	goLoad(&reader, func() { readCSVRows(b.ctx, cr, columns, batches, free) })
-	// A cancelled load unwinds this goroutine first, or the reader's: the reader must not
-	// be left blocked on a full channel, and it closes the channel in either case.
-	defer func() {
-		for range batches {
-		}
-	}()
-	for batch := range batches {
-		for i := range batch {
-			r := &batch[i]
-			if r.err != nil {
-				b.fileError(file, r.start, r.err)
-				continue
-			}
-			b.addRow(file, r)
-		}
-		select {
-		case free <- batch[:0]:
-		default:
-		}
-	}
-}
-
-const csvBatch = 512
-
-// readCSVRows sends the records of cr as rows, skipping blank ones; a problem with a record
-// travels as a row with err set, so that it is reported in line order.
-func readCSVRows(ctx context.Context, cr *csvReader, columns []int, batches chan<- []row, free <-chan []row) {
-	defer close(batches)
-	pace := pacer{ctx: ctx}
-	batch := make([]row, 0, csvBatch)
-	flush := func() {
-		batches <- batch
-		select {
-		case batch = <-free:
-		default:
-			batch = make([]row, 0, csvBatch)
-		}
-	}
-	for {
-		pace.step()
-		ok, serr := cr.next()
-		if serr != nil {
-			// A broken quote leaves the reader out of step with the rows; stop here.
-			msg := "CSV: " + serr.msg
-			if serr.line != serr.startLine {
-				msg += fmt.Sprintf(" (noticed on line %d)", serr.line)
-			}
-			batch = append(batch, row{start: serr.startLine, err: errors.New(msg)})
-			break
-		}
-		if !ok {
-			break
-		}
-		start := cr.lines[0]
-		if len(cr.fields) != len(columns) {
-			if len(cr.fields) == 1 && trimField(cr.fields[0]) == "" {
-				continue
-			}
-			batch = append(batch, row{start: start, err: fmt.Errorf("%d fields, but the header has %d", len(cr.fields), len(columns))})
-		} else {
-			batch = append(batch, row{index: -1, start: start})
-			r := &batch[len(batch)-1]
-			blank := true
-			for i, v := range cr.fields {
-				f := columns[i]
-				r.val[f] = v
-				r.line[f] = cr.lines[i]
-				blank = blank && trimField(v) == ""
-			}
-			if blank {
-				batch = batch[:len(batch)-1] // spreadsheets leave rows of empty cells behind
-				continue
-			}
-			for f := range r.line {
-				if r.line[f] == 0 {
-					r.line[f] = start // a column the file does not have
-				}
-			}
-		}
-		if len(batch) == csvBatch {
-			flush()
-		}
-	}
-	if len(batch) > 0 {
-		batches <- batch
-	}
 }
 
 // lineCounter turns byte offsets into line numbers, moving forward only.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"maps"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,26 +21,34 @@ const noEntry = ^uint32(0)
 // Register is a compiled, immutable set of orders, safe for concurrent use. Build one with
 // [Load].
 //
-// Orders are stored compactly: ids and target values live in two arenas of large strings,
-// everything else an order says (countries, action, authority, reference, notice, reason,
-// window) in a table of distinct "terms", since one decision typically covers many posts.
-// Numeric posts are found through a flat hash table, other posts, accounts and exact paths
-// through maps, path prefixes through a radix tree. The bulk of it (entries, arenas, the post
-// table) holds no pointers, so the garbage collector does not look inside it.
+// Orders are stored compactly, in flat tables that hold no pointers, so that the garbage
+// collector never looks inside a register, however large: ids and target values live in two
+// arenas of large strings, everything else an order says in a table of "terms", since one
+// decision typically covers many posts. Terms refer to a few distinct rules (countries and
+// action), windows (start and end) and texts (authority, reference, notice, reason, kept in a
+// third arena), so that a register in which every order has its own decision still costs
+// little beyond its text. Numeric posts are found through a flat hash table, other posts,
+// accounts and exact paths through tables of entry indexes (table.go), path prefixes through a
+// radix tree laid out in one slice.
 type Register struct {
-	patterns *Patterns
-	entries  []entry
-	terms    []terms
-	ids      arena // every id
-	vals     arena // every target value; the maps' keys are substrings of it
-	files    []string
+	patterns   *Patterns
+	entries    []entry
+	terms      []terms
+	rules      []rule
+	validities []validity       // [0] is "always"
+	zones      []*time.Location // the time zones start and end were written in
+	ids        arena            // every id
+	vals       arena            // every target value; lookups and the tree refer to it
+	texts      arena            // authorities, references, notices and reasons
+	files      []string
+	seed       maphash.Seed
 
-	posts    postIndex         // numeric post id -> first entry
-	postStrs map[string]uint32 // other post ids
-	accounts map[string]uint32
-	paths    map[string]uint32
-	pathLens lengthSet // lengths of the exact paths, to skip hashing most request paths
-	prefixes *trieNode
+	posts    postIndex // numeric post id -> first entry
+	postStrs keyTable  // other post ids
+	accounts keyTable
+	paths    keyTable
+	pathLens lengthSet  // lengths of the exact paths, to skip hashing most request paths
+	prefixes []trieNode // [0] is the root; empty without prefix orders
 
 	windows   []windowCount // orders with a start or an end, by window and action
 	countries countrySet    // countries with at least one order
@@ -59,32 +69,72 @@ type entry struct {
 	numeric       bool // a post id kept as a number, in posts
 }
 
-// terms is what orders share: everything but the id and the target.
+// terms is what orders share: everything but the id and the target, by reference.
 type terms struct {
+	rule     uint32 // in rules
+	validity uint32 // in validities; 0 when the order has neither start nor end
+	// In the text arena; 0 is the empty text.
+	authority, reference, notice, reason uint32
+}
+
+// rule is where an order applies and what it does.
+type rule struct {
 	countries countrySet
+	rate      int64
 	anywhere  bool
 	action    Action
 	both      bool
-	rate      int64
-	codes     []string
-	authority string
-	reference string
-	notice    string
-	reason    string
-	start     time.Time
-	end       time.Time
 }
 
-func (t *terms) applies(ci int, now time.Time) bool {
-	return (t.anywhere || ci == anyCountryIndex || t.countries.has(ci)) &&
-		(t.start.IsZero() || !now.Before(t.start)) &&
-		(t.end.IsZero() || now.Before(t.end))
+func (ru *rule) covers(ci int) bool {
+	return ru.anywhere || ci == anyCountryIndex || ru.countries.has(ci)
 }
 
-type trieNode struct {
-	label    string // edge from the parent
-	head     uint32 // orders whose prefix ends here
-	children []*trieNode
+// codes returns the countries of the rule as an Order has them: sorted codes, or "*".
+func (ru *rule) codes() []string {
+	if ru.anywhere {
+		return []string{"*"}
+	}
+	n := 0
+	for _, w := range ru.countries {
+		n += bits.OnesCount64(w)
+	}
+	codes := make([]string, 0, n)
+	for i, w := range ru.countries {
+		for ; w != 0; w &= w - 1 {
+			codes = append(codes, iso3166.Code(i*64+bits.TrailingZeros64(w)))
+		}
+	}
+	return codes
+}
+
+// validity is when an order applies: from start (inclusive) until end (exclusive). A zone
+// of 0 leaves that side open; otherwise it is one plus the index in Register.zones of the
+// zone the time was written in, so that an Order shows it as written.
+type validity struct {
+	start, end         instant
+	startZone, endZone uint16
+}
+
+// contains reports whether at lies within the validity.
+func (w *validity) contains(at instant) bool {
+	return (w.startZone == 0 || !at.before(w.start)) && (w.endZone == 0 || at.before(w.end))
+}
+
+// ended reports whether the validity ended before at.
+func (w *validity) ended(at instant) bool { return w.endZone != 0 && !at.before(w.end) }
+
+// applies reports whether terms t cover a client in country ci at at.
+func (r *Register) applies(t *terms, ci int, at instant) bool {
+	return r.rules[t.rule].covers(ci) && (t.validity == 0 || r.validities[t.validity].contains(at))
+}
+
+// time returns the time at i, in zone (see validity); zone 0 is the zero time.
+func (r *Register) time(i instant, zone uint16) time.Time {
+	if zone == 0 {
+		return time.Time{}
+	}
+	return time.Unix(i.sec, int64(i.nsec)).In(r.zones[zone-1])
 }
 
 // RegisterStats describes a register, for logs and metrics.
@@ -134,14 +184,19 @@ func (r *Register) Census() []Census {
 	for i, f := range r.files {
 		out[i] = Census{Source: f, ByAction: map[string]int{}, ByCountry: map[string]int{}}
 	}
+	// Orders are counted by source and rule, of which there are few, then spelled out.
+	type sourceRule struct{ file, rule uint32 }
+	counts := make(map[sourceRule]int)
 	for i := range r.entries {
 		e := &r.entries[i]
-		t := &r.terms[e.terms]
-		c := &out[e.file]
-		c.Orders++
-		c.ByAction[t.action.String()]++
-		for _, code := range t.codes {
-			c.ByCountry[code]++
+		counts[sourceRule{uint32(e.file), r.terms[e.terms].rule}]++
+	}
+	for k, n := range counts {
+		c, ru := &out[k.file], &r.rules[k.rule]
+		c.Orders += n
+		c.ByAction[ru.action.String()] += n
+		for _, code := range ru.codes() {
+			c.ByCountry[code] += n
 		}
 	}
 	return out
@@ -149,8 +204,8 @@ func (r *Register) Census() []Census {
 
 // window is when some orders apply, and what they do.
 type window struct {
-	start, end instant
-	action     Action
+	validity
+	action Action
 }
 
 type windowCount struct {
@@ -167,7 +222,7 @@ func (r *Register) InForce(now time.Time) (counts [ActionThrottle + 1]int) {
 	counts[ActionBlock], counts[ActionThrottle] = r.stats.Blocks, r.stats.Throttles
 	at := instantOf(now)
 	for _, w := range r.windows {
-		if !w.start.zero() && at.before(w.start) || !w.end.zero() && !at.before(w.end) {
+		if !w.contains(at) {
 			counts[w.action] -= w.n
 		}
 	}
@@ -283,6 +338,9 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 		return Order{}, Unlisted
 	}
 	v := visitor{r: r, ci: matchCountry(country), now: now, best: noEntry}
+	if r.timed {
+		v.at = instantOf(now)
+	}
 	if !walk(&v, path, rawQuery) {
 		return Order{}, Ambiguous
 	}
@@ -342,16 +400,16 @@ var kindRank = [...]uint8{TargetPost: 0, TargetAccount: 1, TargetPath: 2, Target
 // precedes reports whether entry a takes precedence over entry b (see Match).
 func (r *Register) precedes(a, b uint32) bool {
 	ea, eb := &r.entries[a], &r.entries[b]
-	ta, tb := &r.terms[ea.terms], &r.terms[eb.terms]
-	if ta.action != tb.action {
-		return ta.action == ActionBlock
+	ra, rb := &r.rules[r.terms[ea.terms].rule], &r.rules[r.terms[eb.terms].rule]
+	if ra.action != rb.action {
+		return ra.action == ActionBlock
 	}
-	if ta.action == ActionThrottle {
-		if ta.rate != tb.rate {
-			return ta.rate < tb.rate
+	if ra.action == ActionThrottle {
+		if ra.rate != rb.rate {
+			return ra.rate < rb.rate
 		}
-		if ta.both != tb.both {
-			return ta.both
+		if ra.both != rb.both {
+			return ra.both
 		}
 	}
 	if ea.kind != eb.kind {
@@ -371,23 +429,25 @@ func (r *Register) source(e *entry) string {
 }
 
 // order materialises entry i. Strings are shared with the register (they are immutable);
-// the countries slice is copied so that callers cannot change the register through it.
+// the countries slice is the caller's own.
 func (r *Register) order(i uint32) Order {
 	e := &r.entries[i]
 	t := &r.terms[e.terms]
+	ru := &r.rules[t.rule]
+	w := &r.validities[t.validity]
 	return Order{
 		ID:               r.id(e),
-		Countries:        slices.Clone(t.codes),
+		Countries:        ru.codes(),
 		Target:           Target{Kind: e.kind, Value: r.val(e)},
-		Action:           t.action,
-		Rate:             t.rate,
-		ThrottleResponse: t.both,
-		Authority:        t.authority,
-		Reference:        t.reference,
-		Notice:           t.notice,
-		Reason:           t.reason,
-		Start:            t.start,
-		End:              t.end,
+		Action:           ru.action,
+		Rate:             ru.rate,
+		ThrottleResponse: ru.both,
+		Authority:        r.texts.text(t.authority),
+		Reference:        r.texts.text(t.reference),
+		Notice:           r.texts.text(t.notice),
+		Reason:           r.texts.text(t.reason),
+		Start:            r.time(w.start, w.startZone),
+		End:              r.time(w.end, w.endZone),
 		Source:           r.source(e),
 	}
 }
@@ -423,23 +483,13 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	if n[TargetPost] > numeric {
-		r.postStrs = make(map[string]uint32, n[TargetPost]-numeric)
-	}
-	if n[TargetAccount] > 0 {
-		r.accounts = make(map[string]uint32, n[TargetAccount])
-	}
-	if n[TargetPath] > 0 {
-		r.paths = make(map[string]uint32, n[TargetPath])
-	}
+	r.seed = maphash.MakeSeed()
+	r.postStrs = newKeyTable(n[TargetPost] - numeric)
+	r.accounts = newKeyTable(n[TargetAccount])
+	r.paths = newKeyTable(n[TargetPath])
+	var prefixes *trieBuild
 	if n[TargetPathPrefix] > 0 {
-		r.prefixes = &trieNode{head: noEntry}
-	}
-	chain := func(m map[string]uint32, k string, i uint32) {
-		if h, ok := m[k]; ok {
-			r.entries[i].next = h
-		}
-		m[k] = i
+		prefixes = &trieBuild{head: noEntry}
 	}
 	// Numeric posts, usually most of a register, are indexed alongside the rest; each
 	// goroutine writes only the entries of its own kinds.
@@ -455,28 +505,24 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 		if e.numeric {
 			continue
 		}
-		v := r.val(e)
 		switch e.kind {
 		case TargetPost:
-			chain(r.postStrs, v, uint32(i))
+			r.postStrs.insert(r, uint32(i))
 		case TargetAccount:
-			chain(r.accounts, v, uint32(i))
+			r.accounts.insert(r, uint32(i))
 		case TargetPath:
-			chain(r.paths, v, uint32(i))
-			r.pathLens.add(len(v))
+			r.paths.insert(r, uint32(i))
+			r.pathLens.add(int(e.valLen))
 		case TargetPathPrefix:
-			r.prefixes.insert(v, uint32(i), r.entries)
+			prefixes.insert(r.val(e), e.valOff, uint32(i), r.entries)
 		}
 	}
 	wg.Wait()
+	if prefixes != nil {
+		r.prefixes = prefixes.flatten()
+	}
 
 	r.stats = RegisterStats{Orders: len(r.entries), ByKind: n, Files: r.files}
-	for i := range r.terms {
-		t := &r.terms[i]
-		r.countries.union(&t.countries)
-		r.anywhere = r.anywhere || t.anywhere
-		r.timed = r.timed || !t.start.IsZero() || !t.end.IsZero()
-	}
 	perTerms := make([]int, len(r.terms))
 	for i := range r.entries {
 		pace.step()
@@ -484,15 +530,22 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	}
 	windows := make(map[window]int)
 	for ti, n := range perTerms {
+		if n == 0 {
+			continue // the terms of a row that was not added
+		}
 		t := &r.terms[ti]
-		switch t.action {
+		ru := &r.rules[t.rule]
+		r.countries.union(&ru.countries)
+		r.anywhere = r.anywhere || ru.anywhere
+		switch ru.action {
 		case ActionBlock:
 			r.stats.Blocks += n
 		case ActionThrottle:
 			r.stats.Throttles += n
 		}
-		if !t.start.IsZero() || !t.end.IsZero() {
-			windows[window{instantOf(t.start), instantOf(t.end), t.action}] += n
+		if t.validity != 0 {
+			r.timed = true
+			windows[window{r.validities[t.validity], ru.action}] += n
 		}
 	}
 	for w, n := range windows {
@@ -531,41 +584,6 @@ func isDigits(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// insert adds entry i under key, splitting edges as needed. Labels are substrings of the
-// register's value string, so the tree adds no bytes of its own for them.
-func (n *trieNode) insert(key string, i uint32, entries []entry) {
-	for {
-		if key == "" {
-			entries[i].next = n.head
-			n.head = i
-			return
-		}
-		ci := -1
-		for j, c := range n.children {
-			if c.label[0] == key[0] {
-				ci = j
-				break
-			}
-		}
-		if ci < 0 {
-			n.children = append(n.children, &trieNode{label: key, head: i})
-			return
-		}
-		c := n.children[ci]
-		l := 0
-		for l < len(c.label) && l < len(key) && c.label[l] == key[l] {
-			l++
-		}
-		if l < len(c.label) {
-			split := &trieNode{label: c.label[:l], head: noEntry, children: []*trieNode{c}}
-			c.label = c.label[l:]
-			n.children[ci] = split
-			c = split
-		}
-		n, key = c, key[l:]
-	}
 }
 
 // String summarises the register for logs.

@@ -66,6 +66,12 @@ func (p *pacer) step() {
 	if p.n%64 != 0 {
 		return
 	}
+	p.yield()
+}
+
+// yield is step for units of work that take longer than a microsecond or so (reading a
+// chunk of a file): it reads the clock every time.
+func (p *pacer) yield() {
 	now := time.Now()
 	switch {
 	case p.since.IsZero():

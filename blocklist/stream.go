@@ -1,0 +1,360 @@
+package blocklist
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// CSV registers are read as a stream of chunks, each cut at the end of a record, and the
+// chunks are validated on every processor at once while the builder commits them in
+// order. A million-order file is never in memory whole: a few chunks are, and they are
+// reused, so that loading allocates about what the register keeps.
+//
+// A chunk's text is a string view of its buffer (see fill). Whatever a row keeps of that text
+// beyond the chunk's commit must be copied first: the arenas copy ids, values and texts,
+// errors format what they quote, and the validators' caches clone their keys. Tests poison
+// a buffer when its chunk is released (poisonChunks), so that a string kept by mistake shows.
+
+// chunkSize is how much of a CSV register is read and validated at a time.
+const chunkSize = 512 << 10
+
+// poisonChunks makes released chunks unreadable; set by the tests.
+var poisonChunks = false
+
+// csvChunk is a piece of a CSV register that holds whole records, and what validating them
+// found.
+type csvChunk struct {
+	buf   []byte
+	text  string // the records: a view of buf
+	line  int    // line of text[0]
+	final bool   // the last chunk
+
+	rows   []checkedRow
+	decs   []decision // the decisions first made in this chunk, numbered on from the last
+	worker int        // the validator that checked it
+	broken bool       // a syntax error, after which the file cannot be read in step
+	ready  chan struct{}
+}
+
+// chunker cuts a stream into chunks.
+type chunker struct {
+	r     io.Reader
+	carry []byte // what followed the last complete record
+	line  int    // line of the next chunk
+	eof   bool
+}
+
+// fill reads the next chunk into c: the carry, then as much as its buffer holds, up to the
+// end of the last complete record (all of it at the end of the stream). A record longer
+// than the buffer grows it.
+func (k *chunker) fill(c *csvChunk) error {
+	buf := append(c.buf[:0], k.carry...)
+	k.carry = k.carry[:0]
+	cut := 0
+	for {
+		for len(buf) < cap(buf) && !k.eof {
+			n, err := k.r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				k.eof = true
+			} else if err != nil {
+				return err
+			}
+		}
+		if k.eof {
+			cut = len(buf)
+			break
+		}
+		if cut = recordsEnd(buf); cut > 0 {
+			break
+		}
+		buf = slices.Grow(buf, cap(buf))
+	}
+	k.carry = append(k.carry, buf[cut:]...)
+	c.buf, c.final, c.line = buf, k.eof, k.line
+	c.text = ""
+	if cut > 0 {
+		// The buffer is not written again until the chunk is released (see above).
+		c.text = unsafe.String(unsafe.SliceData(buf), cut)
+	}
+	k.line += strings.Count(c.text, "\n")
+	return nil
+}
+
+// recordsEnd returns where the last complete CSV record in b ends: after the last newline
+// outside quotes, or 0. A quote inside a quoted field is doubled, so a newline is outside
+// quotes when an even number of quotes comes before it. (After a syntax error the count is
+// wrong, but nothing after a syntax error is read.)
+func recordsEnd(b []byte) int {
+	end, pos, inside := 0, 0, false
+	for {
+		q := bytes.IndexByte(b[pos:], '"')
+		stop := len(b)
+		if q >= 0 {
+			stop = pos + q
+		}
+		if !inside {
+			if i := bytes.LastIndexByte(b[pos:stop], '\n'); i >= 0 {
+				end = pos + i + 1
+			}
+		}
+		if q < 0 {
+			return end
+		}
+		inside, pos = !inside, stop+1
+	}
+}
+
+// parseCSV reads CSV with a header row naming the columns, in any order and case. The
+// delimiter is a comma, or a semicolon when the header uses those (spreadsheets in many
+// locales, Russian among them, write semicolons); an Excel "sep=;" first line is honoured.
+// The error returned is one of reading r; problems with the text are collected in b.errs.
+func (b *builder) parseCSV(file uint16, r io.Reader) error {
+	k := &chunker{r: r, line: 1}
+	first := &csvChunk{buf: make([]byte, 0, chunkSize)}
+	if err := k.fill(first); err != nil {
+		return err
+	}
+	data := first.text
+	comma := byte(',')
+	firstLine, _, _ := strings.Cut(data, "\n")
+	firstLine = strings.TrimSuffix(firstLine, "\r")
+	line := 1
+	if sep, ok := strings.CutPrefix(firstLine, "sep="); ok && len(sep) == 1 && !strings.ContainsAny(sep, "\"\r\n") {
+		comma = sep[0]
+		data = strings.TrimPrefix(strings.TrimPrefix(data[len(firstLine):], "\r"), "\n")
+		line = 2
+	} else if strings.Count(firstLine, ";") > strings.Count(firstLine, ",") {
+		comma = ';'
+	}
+	cr := newCSVReader(data, comma, line)
+	ok, serr := cr.next()
+	for !ok && serr == nil && !first.final {
+		// Nothing but blank lines (and a "sep=" line) so far: the header is further on.
+		if err := k.fill(first); err != nil {
+			return err
+		}
+		data = first.text
+		cr = newCSVReader(data, comma, first.line)
+		ok, serr = cr.next()
+	}
+	if serr != nil {
+		b.fileError(file, serr.startLine, errors.New("CSV: "+serr.msg))
+		return nil
+	}
+	if !ok {
+		return nil // nothing but an Excel "sep=" line: a file without orders
+	}
+	headerLine := cr.lines[0]
+	columns := make([]int, len(cr.fields))
+	var have [numFields]bool
+	good := true
+	for i, h := range cr.fields {
+		h = trimField(h)
+		f := fieldIndex(h)
+		switch {
+		case f < 0:
+			b.fileError(file, headerLine, fmt.Errorf("unknown column %q (want %s)", h, strings.Join(fieldNames[:], ", ")))
+			good = false
+		case have[f]:
+			b.fileError(file, headerLine, fmt.Errorf("duplicate column %q", h))
+			good = false
+		}
+		if f >= 0 {
+			have[f] = true
+		}
+		columns[i] = f
+	}
+	for _, f := range [...]int{fieldID, fieldCountries, fieldTarget} {
+		if !have[f] {
+			b.fileError(file, headerLine, fmt.Errorf("missing required column %q", fieldNames[f]))
+			good = false
+		}
+	}
+	if !good {
+		return nil
+	}
+	first.text, first.line = data[cr.pos:], cr.line
+	return b.parseCSVRecords(file, k, first, comma, columns)
+}
+
+// parseCSVRecords validates the records of the chunks, starting with first, on as many
+// goroutines as there are processors, and commits them in order on this one.
+func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comma byte, columns []int) error {
+	workers := min(max(runtime.GOMAXPROCS(0), 1), 8)
+	maxChunks := 2*workers + 2
+	work := make(chan *csvChunk, maxChunks)
+	order := make(chan *csvChunk, maxChunks)
+	free := make(chan *csvChunk, maxChunks)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	// However this returns (done, a syntax error, a cancelled load unwinding), the other
+	// goroutines stop and are gone first: they hold the builder's validators and chunks.
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	decided := make([][]uint32, workers)
+	for w := range workers {
+		v := b.newValidator()
+		v.source = b.files[file]
+		goLoad(&wg, func() { b.validateChunks(w, v, work, stop, comma, columns) })
+	}
+	var readErr error // the reader's, written before it closes order
+	goLoad(&wg, func() {
+		defer close(order)
+		readErr = readChunks(b.ctx, k, first, maxChunks, work, order, free, stop)
+	})
+
+	done := b.ctx.Done()
+	for {
+		var c *csvChunk
+		var ok bool
+		select {
+		case c, ok = <-order:
+		case <-done:
+			panic(cancelled{context.Cause(b.ctx)})
+		}
+		if !ok {
+			return readErr
+		}
+		select {
+		case <-c.ready:
+		case <-done:
+			panic(cancelled{context.Cause(b.ctx)})
+		}
+		decided[c.worker] = b.internDecisions(decided[c.worker], c.decs)
+		for i := range c.rows {
+			b.pace.step()
+			b.commit(file, &c.rows[i], decided[c.worker])
+		}
+		if c.broken {
+			return nil
+		}
+		if poisonChunks {
+			for i := range c.buf {
+				c.buf[i] = 0xff
+			}
+		}
+		free <- c // never blocks: it holds every chunk
+	}
+}
+
+// readChunks sends first and then the rest of the stream as chunks, each to order (which
+// the builder commits in turn) and to work (which the validators take), until the stream
+// ends or stop is closed. It reuses the chunks that come back on free, and closes work.
+func readChunks(ctx context.Context, k *chunker, first *csvChunk, maxChunks int, work, order chan<- *csvChunk, free <-chan *csvChunk, stop <-chan struct{}) error {
+	defer close(work)
+	pace := pacer{ctx: ctx}
+	c, chunks := first, 1
+	for {
+		c.ready = make(chan struct{})
+		select {
+		case order <- c:
+		case <-stop:
+			return nil
+		}
+		select {
+		case work <- c:
+		case <-stop:
+			return nil
+		}
+		if c.final {
+			return nil
+		}
+		pace.yield()
+		select {
+		case c = <-free:
+		default:
+			if chunks < maxChunks {
+				c = &csvChunk{buf: make([]byte, 0, chunkSize)}
+				chunks++
+				break
+			}
+			select {
+			case c = <-free:
+			case <-stop:
+				return nil
+			}
+		}
+		c.rows, c.decs, c.broken = c.rows[:0], c.decs[:0], false
+		if err := k.fill(c); err != nil {
+			return err
+		}
+	}
+}
+
+// validateChunks checks the records of the chunks it takes from work with its own
+// validator, w.
+func (b *builder) validateChunks(w int, v *rowValidator, work <-chan *csvChunk, stop <-chan struct{}, comma byte, columns []int) {
+	pace := pacer{ctx: b.ctx}
+	for c := range work {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		v.decs = c.decs[:0]
+		validateChunk(&pace, v, c, comma, columns)
+		c.decs, c.worker = v.take(), w
+		close(c.ready)
+	}
+}
+
+// validateChunk checks the records of c, skipping blank ones; a problem with a record
+// becomes a row with recordErr set, so that it is reported in line order.
+func validateChunk(pace *pacer, v *rowValidator, c *csvChunk, comma byte, columns []int) {
+	cr := newCSVReader(c.text, comma, c.line)
+	var r row
+	for {
+		pace.step()
+		ok, serr := cr.next()
+		if serr != nil {
+			// A broken quote leaves the reader out of step with the rows; stop here.
+			msg := "CSV: " + serr.msg
+			if serr.line != serr.startLine {
+				msg += fmt.Sprintf(" (noticed on line %d)", serr.line)
+			}
+			c.rows = append(c.rows, checkedRow{line: uint32(serr.startLine), recordErr: errors.New(msg)})
+			c.broken = true
+			return
+		}
+		if !ok {
+			return
+		}
+		start := cr.lines[0]
+		if len(cr.fields) != len(columns) {
+			if len(cr.fields) == 1 && trimField(cr.fields[0]) == "" {
+				continue
+			}
+			c.rows = append(c.rows, checkedRow{line: uint32(start), recordErr: fmt.Errorf("%d fields, but the header has %d", len(cr.fields), len(columns))})
+			continue
+		}
+		r = row{index: -1, start: start}
+		blank := true
+		for i, f := range cr.fields {
+			col := columns[i]
+			r.val[col] = f
+			r.line[col] = cr.lines[i]
+			blank = blank && trimField(f) == ""
+		}
+		if blank {
+			continue // spreadsheets leave rows of empty cells behind
+		}
+		for f := range r.line {
+			if r.line[f] == 0 {
+				r.line[f] = start // a column the file does not have
+			}
+		}
+		c.rows = append(c.rows, checkedRow{})
+		v.check(&r, &c.rows[len(c.rows)-1])
+	}
+}

@@ -1,0 +1,178 @@
+package blocklist
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+func init() {
+	// A string that outlives its chunk reads as 0xff bytes in every test.
+	poisonChunks = true
+}
+
+// A CSV register is read in chunks cut at record ends; whatever the records look like where
+// a chunk ends (quoted fields over several lines, doubled quotes, CRLF, blank lines), every
+// order must read back as encoding/csv reads its record, from the line it starts on.
+func TestCSVAcrossChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var b strings.Builder
+	b.WriteString("id,countries,target,reason\r\n")
+	for i := 0; b.Len() < 5*chunkSize; i++ {
+		eol := "\n"
+		if i%3 == 0 {
+			eol = "\r\n"
+		}
+		reason := "plain reason " + strconv.Itoa(i)
+		switch i % 7 {
+		case 1:
+			reason = `"over` + eol + `two lines, with ""quotes"" and a comma, ` + strconv.Itoa(i) + `"`
+		case 2:
+			reason = `"` + strings.Repeat("x", rng.IntN(3000)) + `"`
+		case 3:
+			reason = `""`
+		}
+		fmt.Fprintf(&b, "o%d,RU,post:%d,%s%s", i, i+1, reason, eol)
+		if i%11 == 0 {
+			b.WriteString(eol) // a blank line
+		}
+	}
+	text := b.String()
+
+	cr := csv.NewReader(strings.NewReader(text))
+	records, err := cr.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string][]string, len(records))
+	lines := make(map[string]int, len(records))
+	cr = csv.NewReader(strings.NewReader(text))
+	for {
+		rec, err := cr.Read()
+		if err != nil {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		want[rec[0]], lines[rec[0]] = rec, line
+	}
+	delete(want, "id")
+
+	r, err := Load(context.Background(), []Source{{Name: "orders.csv", Reader: strings.NewReader(text)}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Len() != len(want) {
+		t.Fatalf("%d orders, want %d", r.Len(), len(want))
+	}
+	for o := range r.orders {
+		rec, ok := want[o.ID]
+		switch {
+		case !ok:
+			t.Fatalf("order %q was not in the file", o.ID)
+		case o.Target.Value != strings.TrimPrefix(rec[2], "post:"):
+			t.Fatalf("order %q: target %q, want %q", o.ID, o.Target.Value, rec[2])
+		case o.Reason != strings.TrimSpace(rec[3]):
+			t.Fatalf("order %q: reason %q, want %q", o.ID, o.Reason, rec[3])
+		case o.Source != "orders.csv:"+strconv.Itoa(lines[o.ID]):
+			t.Fatalf("order %q: source %s, want line %d", o.ID, o.Source, lines[o.ID])
+		}
+	}
+}
+
+// A record longer than a chunk, and problems after it, are reported where they are.
+func TestCSVRecordLongerThanChunk(t *testing.T) {
+	long := strings.Repeat("long reason\n", 2*chunkSize/12)
+	text := "id,countries,target,reason\n" +
+		"a,RU,post:1,ok\n" +
+		"b,RU,post:2,\"" + long + "\"\n" +
+		"c,RX,post:3,ok\n"
+	_, err := Load(context.Background(), []Source{{Name: "o.csv", Reader: strings.NewReader(text)}}, Options{})
+	cLine := 3 + strings.Count(long, "\n") + 1
+	want := "register o.csv: line 3: reason: longer than 4096 bytes\n" +
+		"register o.csv: line " + strconv.Itoa(cLine) + `: countries: unknown country code "RX"`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// plainURL reads what url.Parse reads, as urlTarget and checkNotice use it, wherever it
+// accepts a URL.
+func TestPlainURL(t *testing.T) {
+	const alphabet = "aZ09-._~!$&'()*+,;=:@/?%#[]\\ \"<>^`{|}\x7fé"
+	rng := rand.New(rand.NewPCG(3, 4))
+	accepted := 0
+	for i := range 200_000 {
+		var b strings.Builder
+		b.WriteString([]string{"http://", "https://", "HTTP://", "https:/", "ftp://"}[i%5])
+		b.WriteString([]string{"", "t.example", "T.Example.", "1.2.3.4", "a-b", "h:80", "u@h", "[::1]", "é.example", "."}[rng.IntN(10)])
+		b.WriteString([]string{"", "/", "?", "/a", "#"}[rng.IntN(5)])
+		for range rng.IntN(24) {
+			if rng.IntN(4) == 0 {
+				b.WriteString([]string{"%41", "%2F", "%zz", "%4", "host.example", "/a/b", "?q=1"}[rng.IntN(7)])
+				continue
+			}
+			set := alphabet
+			if rng.IntN(10) < 8 {
+				set = alphabet[:24] // what a URL may hold
+			}
+			b.WriteByte(set[rng.IntN(len(set))])
+		}
+		s := b.String()
+		path, query, ok := plainURL(s)
+		if !ok {
+			continue
+		}
+		accepted++
+		u, err := url.Parse(s)
+		switch {
+		case err != nil:
+			t.Fatalf("plainURL(%q) accepted what url.Parse refuses: %v", s, err)
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Fragment != "":
+			t.Fatalf("plainURL(%q) accepted scheme %q, host %q, fragment %q", s, u.Scheme, u.Host, u.Fragment)
+		case strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") != urlHost(s):
+			t.Fatalf("plainURL(%q): url.Parse's host %q is not urlHost's %q", s, u.Hostname(), urlHost(s))
+		case path != u.EscapedPath() || query != u.RawQuery:
+			t.Fatalf("plainURL(%q) = %q, %q; url.Parse: %q, %q", s, path, query, u.EscapedPath(), u.RawQuery)
+		}
+	}
+	t.Logf("%d of 200000 took the fast path", accepted)
+	if accepted < 1000 {
+		t.Errorf("only %d URLs took the fast path: the test does not test it", accepted)
+	}
+}
+
+// checkUnicodeText finds the control characters unicode.IsControl finds, the first first.
+func TestCheckUnicodeText(t *testing.T) {
+	reference := func(s string, multiline bool) error {
+		if !utf8.ValidString(s) {
+			return errNotUTF8
+		}
+		for _, c := range s {
+			if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
+				return fmt.Errorf("control character %U not allowed", c)
+			}
+		}
+		return nil
+	}
+	pieces := []string{"a", "Ж", "é", "\u0080", "\u009f", "\u00a0", "\u00ad", "\u2028", "\n", "\t", "\x00", "\x7f", "\xc2", "\x9f", "\xff", "€", "😀"}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 100_000 {
+		var b strings.Builder
+		b.WriteString("Ж") // not ASCII: checkText hands it over
+		for range rng.IntN(8) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s, multiline := b.String(), rng.IntN(2) == 0
+		got, want := checkUnicodeText(s, multiline), reference(s, multiline)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("checkUnicodeText(%q, %v) = %v, want %v", s, multiline, got, want)
+		}
+	}
+}
