@@ -64,8 +64,6 @@ type row struct {
 	// broken is set when the reader already reported a problem with the row: it is still
 	// validated, for the report, but never added.
 	broken bool
-	// err is a problem with the record itself (a CSV syntax error, say), reported at start.
-	err error
 	// reported marks fields the reader already found fault with (a JSON number where text
 	// belongs), so that "required field is empty" does not follow.
 	reported [numFields]bool
@@ -531,24 +529,60 @@ func checkText(s string, multiline bool) error {
 	return nil
 }
 
-// checkUnicodeText is checkText for text that is not all ASCII. The control characters
-// (unicode.IsControl) are C0, DEL and C1, U+0080 to U+009F, which UTF-8 writes as 0xC2
-// followed by 0x80 to 0x9F: valid UTF-8 is checked a byte at a time.
+// checkUnicodeText is checkText for text that is not all ASCII, in one pass that validates
+// UTF-8 as utf8.ValidString does and finds the control characters unicode.IsControl finds:
+// C0, DEL and C1 (U+0080 to U+009F, which UTF-8 writes as 0xC2 0x80 to 0xC2 0x9F). Text
+// that is not UTF-8 is reported as such wherever its first control character is.
 func checkUnicodeText(s string, multiline bool) error {
-	if !utf8.ValidString(s) {
-		return errNotUTF8
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20 || c == 0x7f:
-			if !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
-				return fmt.Errorf("control character %U not allowed", rune(c))
+	var control error
+	n := len(s)
+	for i := 0; i < n; {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if (c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f) && control == nil {
+				control = fmt.Errorf("control character %U not allowed", rune(c))
 			}
-		case c == 0xc2 && s[i+1] < 0xa0: // valid UTF-8: a continuation byte follows
-			return fmt.Errorf("control character %U not allowed", rune(s[i+1]))
+			i++
+			continue
 		}
+		lo, hi := byte(0x80), byte(0xbf) // the range of the second byte
+		size := 0
+		switch {
+		case c < 0xc2:
+			return errNotUTF8
+		case c < 0xe0:
+			size = 2
+		case c < 0xf0:
+			size = 3
+			if c == 0xe0 {
+				lo = 0xa0
+			} else if c == 0xed {
+				hi = 0x9f
+			}
+		case c < 0xf5:
+			size = 4
+			if c == 0xf0 {
+				lo = 0x90
+			} else if c == 0xf4 {
+				hi = 0x8f
+			}
+		default:
+			return errNotUTF8
+		}
+		if i+size > n || s[i+1] < lo || s[i+1] > hi {
+			return errNotUTF8
+		}
+		for k := 2; k < size; k++ {
+			if s[i+k] < 0x80 || s[i+k] > 0xbf {
+				return errNotUTF8
+			}
+		}
+		if c == 0xc2 && s[i+1] < 0xa0 && control == nil {
+			control = fmt.Errorf("control character %U not allowed", rune(s[i+1]))
+		}
+		i += size
 	}
-	return nil
+	return control
 }
 
 // trimField trims the white space people leave around cells: ASCII, and the Unicode spaces

@@ -161,7 +161,9 @@ func TestCheckUnicodeText(t *testing.T) {
 		}
 		return nil
 	}
-	pieces := []string{"a", "Ж", "é", "\u0080", "\u009f", "\u00a0", "\u00ad", "\u2028", "\n", "\t", "\x00", "\x7f", "\xc2", "\x9f", "\xff", "€", "😀"}
+	pieces := []string{"a", "Ж", "é", "\u0080", "\u009f", "\u00a0", "\u00ad", "\u2028", "\n", "\t", "\x00", "\x7f", "\xc2", "\x9f", "\xff", "€", "😀",
+		"\xe0\x80\x80", "\xe0\xa0\x80", "\xed\xa0\x80", "\xed\x9f\xbf", "\xf0\x80\x80\x80", "\xf0\x90\x80\x80", "\xf4\x90\x80\x80",
+		"\xf4\x8f\xbf\xbf", "\xe2\x82", "\xc0\x80", "\xf5\x80\x80\x80", "\xe2\x28\xa1"}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for range 100_000 {
 		var b strings.Builder
