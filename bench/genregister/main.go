@@ -6,9 +6,14 @@
 //
 // Usage:
 //
-//	genregister [-n 1000000] [-o register.csv]
+//	genregister [-n 1000000] [-distinct] [-o register.csv]
 //
-// The output is deterministic for a given -n, so runs compare like with like.
+// The orders share a thousand decisions (authority, reference, notice and
+// reason), as a platform's own register of court orders might; with
+// -distinct every order has its own reference, notice and reason, as in a
+// regulator's register, where each entry is one decision.
+//
+// The output is deterministic for given flags, so runs compare like with like.
 // No generated order covers the allowed traffic of the benchmark
 // (/someuser/status/999999999999, /api/upload): generated post ids are 17+
 // digits long and handles are user<n>.
@@ -40,10 +45,11 @@ var (
 
 func main() {
 	n := flag.Int("n", 1_000_000, "number of orders in all, fixed ones included")
+	distinct := flag.Bool("distinct", false, "give every order its own decision (reference, notice, reason)")
 	out := flag.String("o", "", "output file (default: standard output)")
 	flag.Parse()
 	if flag.NArg() > 0 || *n < len(fixedOrders) {
-		fmt.Fprintf(os.Stderr, "usage: genregister [-n orders (at least %d)] [-o file]\n", len(fixedOrders))
+		fmt.Fprintf(os.Stderr, "usage: genregister [-n orders (at least %d)] [-distinct] [-o file]\n", len(fixedOrders))
 		os.Exit(2)
 	}
 
@@ -57,14 +63,14 @@ func main() {
 		defer f.Close()
 		w = f
 	}
-	if err := write(w, *n); err != nil {
+	if err := write(w, *n, *distinct); err != nil {
 		fmt.Fprintln(os.Stderr, "genregister:", err)
 		os.Exit(1)
 	}
 }
 
 // write writes a register of n orders to w.
-func write(w io.Writer, n int) error {
+func write(w io.Writer, n int, distinct bool) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
 	bw.WriteString(header)
 	for _, o := range fixedOrders {
@@ -73,7 +79,7 @@ func write(w io.Writer, n int) error {
 	}
 	var line []byte
 	for i := range n - len(fixedOrders) {
-		line = appendOrder(line[:0], i)
+		line = appendOrder(line[:0], i, distinct)
 		if _, err := bw.Write(line); err != nil {
 			return err
 		}
@@ -83,9 +89,14 @@ func write(w io.Writer, n int) error {
 
 // appendOrder appends the i-th generated order as a CSV line: 85% posts,
 // 10% accounts, 4% exact paths, 1% path prefixes; one in fifty with a time
-// window, which the matcher evaluates per request.
-func appendOrder(b []byte, i int) []byte {
+// window, which the matcher evaluates per request. With distinct, the
+// decision number in the reference, notice and reason is the order's own.
+func appendOrder(b []byte, i int, distinct bool) []byte {
 	decision := i % 1000
+	number := decision
+	if distinct {
+		number = i
+	}
 	b = append(b, "rkn-"...)
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, ',')
@@ -110,11 +121,16 @@ func appendOrder(b []byte, i int) []byte {
 	b = append(b, ",block,"...)
 	b = append(b, authorities[decision%len(authorities)]...)
 	b = append(b, ",2-6-27/2024-05-24-"...)
-	b = strconv.AppendInt(b, int64(decision), 10)
+	b = strconv.AppendInt(b, int64(number), 10)
 	b = append(b, "-AI,https://notice.example/rkn/"...)
-	b = strconv.AppendInt(b, int64(decision), 10)
+	b = strconv.AppendInt(b, int64(number), 10)
 	b = append(b, ",Access restricted on demand of "...)
 	b = append(b, authorities[decision%len(authorities)]...)
+	if distinct {
+		b = append(b, " (decision "...)
+		b = strconv.AppendInt(b, int64(number), 10)
+		b = append(b, ')')
+	}
 	b = append(b, ',')
 	if i%50 == 0 {
 		b = append(b, "2024-05-01,2099-01-01"...)
