@@ -3,15 +3,20 @@ package blocklist
 import (
 	"encoding/binary"
 	"strings"
+	"sync"
 )
 
-// Ids and target values are kept in arenas: strings of up to arenaChunk bytes, each filled
-// once and never copied again. An arena reference is a uint32: the chunk number in the high
-// bits, the offset in it in the low ones.
+// Ids, target values and texts are kept in arenas: strings of up to arenaChunk bytes, each
+// filled once and never copied again. An arena reference is a uint32: the chunk number in
+// the high bits, the offset in it in the low ones.
 //
 // A single string grown by appending would copy everything read so far each time it grows,
 // which for a million orders is most of what a load allocates, and then once more to shed
 // the slack; chunks cost neither, and the last one is trimmed by copying at most a chunk.
+//
+// Several goroutines fill one arena at once (the validators of a load, see stream.go), each
+// its own chunks: they take chunk numbers from a shared chunkTable, so that references are
+// the register's from the start and nothing is copied when the register is built.
 const (
 	arenaBits  = 20
 	arenaChunk = 1 << arenaBits
@@ -21,50 +26,131 @@ const (
 )
 
 // A string in an arena is never longer than a chunk, so it never straddles two.
-var _ = [arenaChunk - max(maxIDLen, maxTargetLen)]struct{}{}
+var _ = [arenaChunk - max(maxIDLen, maxTargetLen, maxTextLen+maxTextHeader)]struct{}{}
 
-// arenaBuilder fills an arena.
-type arenaBuilder struct {
-	full []string        // chunks that are done
-	cur  strings.Builder // the chunk being filled
+// chunkTable numbers the chunks of an arena that several arenaBuilders fill, and collects
+// them.
+type chunkTable struct {
+	mu     sync.Mutex
+	chunks []string
 }
 
-// add stores s and returns its reference. The caller checks room first.
-func (a *arenaBuilder) add(s string) uint32 {
-	if a.cur.Len()+len(s) > arenaChunk {
-		a.full = append(a.full, a.cur.String())
+// reserve returns the number of a new chunk, or false when the arena is full.
+func (t *chunkTable) reserve() (uint32, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.chunks) >= arenaMaxChunks {
+		return 0, false
+	}
+	t.chunks = append(t.chunks, "")
+	return uint32(len(t.chunks) - 1), true
+}
+
+func (t *chunkTable) put(n uint32, s string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.chunks[n] = s
+}
+
+// arena returns the chunks, once every builder that fills them has flushed.
+func (t *chunkTable) arena() arena {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return arena(t.chunks)
+}
+
+// arenaBuilder fills chunks of an arena: of its own (table nil), or numbered by a table that
+// other builders share.
+type arenaBuilder struct {
+	table  *chunkTable
+	chunks []string // finished chunks, by number (others' are "")
+	num    uint32   // number of cur
+	has    bool     // cur is numbered
+	cur    strings.Builder
+}
+
+// next finishes the chunk being filled, if any, and numbers a new one.
+func (a *arenaBuilder) next() bool {
+	n := uint32(len(a.chunks))
+	if a.has {
+		n = max(n, a.num+1)
+	}
+	if a.table != nil {
+		var ok bool
+		if n, ok = a.table.reserve(); !ok {
+			return false
+		}
+	} else if n >= arenaMaxChunks {
+		return false
+	}
+	if a.has {
+		a.finish(a.cur.String())
 		a.cur = strings.Builder{}
+		// The first chunk grows as needed, so that a small register stays small; from
+		// the second on, a chunk is allocated whole, once.
 		a.cur.Grow(arenaChunk)
 	}
-	// The first chunk grows as needed, so that a small register stays small; from the
-	// second on, a chunk is allocated whole, once.
-	ref := uint32(len(a.full))<<arenaBits | uint32(a.cur.Len())
+	a.num, a.has = n, true
+	return true
+}
+
+func (a *arenaBuilder) finish(s string) {
+	if int(a.num) >= len(a.chunks) {
+		a.chunks = append(a.chunks, make([]string, int(a.num)+1-len(a.chunks))...)
+	}
+	a.chunks[a.num] = s
+	if a.table != nil {
+		a.table.put(a.num, s)
+	}
+}
+
+// room makes room for n more bytes, and reports false when the arena is full.
+func (a *arenaBuilder) room(n int) bool {
+	return a.has && a.cur.Len()+n <= arenaChunk || a.next()
+}
+
+// add stores s and returns its reference. The caller makes room first.
+func (a *arenaBuilder) add(s string) uint32 {
+	if !a.has || a.cur.Len()+len(s) > arenaChunk {
+		a.next()
+	}
+	ref := a.num<<arenaBits | uint32(a.cur.Len())
 	a.cur.WriteString(s)
 	return ref
 }
 
-// room reports whether n more bytes fit.
-func (a *arenaBuilder) room(n int) bool {
-	return len(a.full) < arenaMaxChunks-1 || a.cur.Len()+n <= arenaChunk
-}
-
-// arena returns the filled chunks; the last one is copied if that sheds much slack. The
-// builder can still be read (get), not added to.
-func (a *arenaBuilder) arena() arena {
+// flush finishes the chunk being filled, copied if that sheds much slack. The builder can
+// still be read (get, text) and added to, in a chunk of its own.
+func (a *arenaBuilder) flush() {
+	if !a.has {
+		return
+	}
 	last := a.cur.String()
 	if a.cur.Cap()-len(last) > len(last)/8 {
 		last = strings.Clone(last)
 	}
-	return arena(append(a.full, last))
+	a.finish(last)
+	a.cur, a.has = strings.Builder{}, false
 }
 
-// get returns the n bytes at ref, during building.
-func (a *arenaBuilder) get(ref uint32, n int) string {
-	c, off := int(ref>>arenaBits), int(ref&arenaMask)
-	if c == len(a.full) {
-		return a.cur.String()[off : off+n]
+// arena returns the filled chunks (of a builder without a table).
+func (a *arenaBuilder) arena() arena {
+	a.flush()
+	return arena(a.chunks)
+}
+
+// chunk returns chunk c, while the builder fills it or after.
+func (a *arenaBuilder) chunk(c uint32) string {
+	if a.has && c == a.num {
+		return a.cur.String()
 	}
-	return a.full[c][off : off+n]
+	return a.chunks[c]
+}
+
+// get returns the n bytes at ref, a reference of this builder's.
+func (a *arenaBuilder) get(ref uint32, n int) string {
+	off := int(ref & arenaMask)
+	return a.chunk(ref >> arenaBits)[off : off+n]
 }
 
 // arena is a filled arena: its chunks.
@@ -78,35 +164,28 @@ func (a arena) get(ref uint32, n uint16) string {
 
 // Texts (the authority, reference, notice and reason of orders) are kept in an arena too,
 // each preceded by its length as a uvarint (one byte up to 127, two up to maxTextLen), so
-// that a reference to one is a single uint32. Reference 0 is the empty text.
+// that a reference to one is a single uint32. Reference 0 is the empty text: the first
+// chunk of the text arena starts with a zero byte.
 const maxTextHeader = 2
 
 var _ = [1<<(7*maxTextHeader) - maxTextLen]struct{}{} // every length fits in the header
 
-// addText stores s with its length and returns its reference. The caller checks
-// room(len(s)+maxTextHeader) first.
+// addText stores s with its length and returns its reference. The caller makes room for
+// len(s)+maxTextHeader bytes first.
 func (a *arenaBuilder) addText(s string) uint32 {
 	var hdr [maxTextHeader]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(s)))
-	if a.cur.Len()+n+len(s) > arenaChunk {
-		a.full = append(a.full, a.cur.String())
-		a.cur = strings.Builder{}
-		a.cur.Grow(arenaChunk)
+	if !a.has || a.cur.Len()+n+len(s) > arenaChunk {
+		a.next()
 	}
-	ref := uint32(len(a.full))<<arenaBits | uint32(a.cur.Len())
+	ref := a.num<<arenaBits | uint32(a.cur.Len())
 	a.cur.Write(hdr[:n])
 	a.cur.WriteString(s)
 	return ref
 }
 
-// text returns the text at ref, during building.
-func (a *arenaBuilder) text(ref uint32) string {
-	c, off := int(ref>>arenaBits), ref&arenaMask
-	if c == len(a.full) {
-		return textAt(a.cur.String(), off)
-	}
-	return textAt(a.full[c], off)
-}
+// text returns the text at ref, a reference of this builder's.
+func (a *arenaBuilder) text(ref uint32) string { return textAt(a.chunk(ref>>arenaBits), ref&arenaMask) }
 
 // text returns the text at ref.
 func (a arena) text(ref uint32) string { return textAt(a[ref>>arenaBits], ref&arenaMask) }

@@ -108,8 +108,10 @@ type builder struct {
 	skipped   int
 	entries   []entry
 	numeric   int // entries of numeric posts
-	ids       arenaBuilder
-	vals      arenaBuilder
+	// The arenas' chunks, which the validators fill (see arena.go); idArena is the ids'
+	// once they are all filled.
+	ids, vals, texts chunkTable
+	idArena          arena
 
 	terms      []terms
 	rules      []rule
@@ -119,11 +121,9 @@ type builder struct {
 	validIndex map[validity]uint32
 	zones      []*time.Location
 	zoneIndex  map[zoneKey]uint16
-	texts      arenaBuilder
-	// Direct-mapped caches (hash -> reference) of the texts of each field and of terms:
-	// what repeats often (an authority, the decision of many rows) is kept once, and a
-	// register whose every order has its own decision does not pay for a table of them all.
-	textSeen  [numTextFields][]uint64
+	// A direct-mapped cache (hash -> index) of terms: the terms of a decision that many
+	// rows repeat are kept once, and a register whose every order has its own decision
+	// does not pay for a table of them all. The validators cache texts likewise.
 	termsSeen []uint64
 
 	seed maphash.Seed
@@ -153,7 +153,7 @@ type builder struct {
 	headers      []Header
 }
 
-// The text fields of terms, for textSeen.
+// The text fields of terms.
 const (
 	textAuthority = iota
 	textReference
@@ -162,10 +162,7 @@ const (
 	numTextFields
 )
 
-const (
-	textSeenSize  = 1 << 12
-	termsSeenSize = 1 << 14
-)
+const termsSeenSize = 1 << 14
 
 // tooLarge stands for terms that did not fit: the rows that use them are refused.
 const tooLarge = noEntry
@@ -207,10 +204,8 @@ func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, erro
 
 		unenforced: make(map[string]int),
 	}
-	for f := range b.textSeen {
-		b.textSeen[f] = make([]uint64, textSeenSize)
-	}
-	b.texts.cur.WriteByte(0) // reference 0: the empty text
+	b.texts.reserve()
+	b.texts.put(0, "\x00") // reference 0: the empty text
 	if b.patterns == nil {
 		b.patterns = DefaultPatterns()
 	}
@@ -264,10 +259,8 @@ func (b *builder) addFile(name string) (uint16, error) {
 	return fi, nil
 }
 
-// full reports whether the arenas could overflow the index's 32-bit references.
-func (b *builder) full() bool {
-	return !b.ids.room(maxIDLen) || !b.vals.room(maxTargetLen) || len(b.entries) >= otherFlag-1
-}
+// full reports whether the entries could overflow the references of idHash.
+func (b *builder) full() bool { return len(b.entries) >= otherFlag-1 }
 
 func (b *builder) where(p position) string {
 	if p.line == 0 {
@@ -301,7 +294,7 @@ func (b *builder) commit(file uint16, c *checkedRow, decided []uint32) {
 	if c.dec != noDecision {
 		ti = decided[c.dec]
 	}
-	if b.full() || c.dec != noDecision && ti == tooLarge {
+	if b.full() || c.tooLarge || c.dec != noDecision && ti == tooLarge {
 		if !c.idReported {
 			b.rowErrs = append(b.rowErrs, &Error{Source: b.files[file], Line: int(c.idLine), Index: int(c.index), Field: "id", Err: errors.New("register too large")})
 		}
@@ -332,7 +325,7 @@ func (b *builder) commit(file uint16, c *checkedRow, decided []uint32) {
 		}
 		b.groupTargets = append(b.groupTargets, Target{c.kind, strings.Clone(c.value)})
 	}
-	b.addEntry(c.h, id, c.kind, c.value, c.numeric, ti, pos)
+	b.addEntry(c, ti, pos)
 }
 
 // flushRowErrors reports a row's problems in the order of the fields, whichever check
@@ -376,7 +369,7 @@ func (b *builder) refID(ref uint32) (string, position) {
 		return o.id, o.pos
 	}
 	e := &b.entries[ref]
-	return b.ids.get(e.idOff, int(e.idLen)), position{e.file, e.line}
+	return b.idArena.get(e.idOff, e.idLen), position{e.file, e.line}
 }
 
 // checkDuplicates reports every id that was read more than once, at each later occurrence,
@@ -478,25 +471,22 @@ func cmpUint64(a, b uint64) int {
 	return 0
 }
 
-// addEntry adds a good order; id and value are copied into the arenas.
-func (b *builder) addEntry(h uint64, id string, kind TargetKind, value string, numeric bool, ti uint32, pos position) {
-	if len(b.entries) == cap(b.entries) {
-		// Registers are sized from their file before they are read; when that fell short,
-		// grow by half rather than by a quarter, as append would for a large slice.
-		b.entries = slices.Grow(b.entries, len(b.entries)/2+64)
-	}
-	b.entries = append(b.entries, entry{
-		idOff: b.ids.add(id), idLen: uint16(len(id)),
-		valOff: b.vals.add(value), valLen: uint16(len(value)),
+// addEntry adds a good order, whose id and value its validator copied into the arenas.
+func (b *builder) addEntry(c *checkedRow, ti uint32, pos position) {
+	// Registers are sized from their file before they are read; when that fell short,
+	// they grow by doubling.
+	b.entries = append(grow(b.entries, 1), entry{
+		idOff: c.idRef, idLen: uint16(len(c.id)),
+		valOff: c.valRef, valLen: uint16(len(c.value)),
 		terms: ti, next: noEntry,
 		file: pos.file, line: pos.line,
-		kind: kind, numeric: numeric,
+		kind: c.kind, numeric: c.numeric,
 	})
-	if numeric {
+	if c.numeric {
 		b.numeric++
 	}
-	if b.groupHash(id) {
-		b.idHashes = append(b.idHashes, idHash{h, uint32(len(b.entries) - 1)})
+	if b.groupHash(c.id) {
+		b.idHashes = append(grow(b.idHashes, 1), idHash{c.h, uint32(len(b.entries) - 1)})
 	}
 }
 
@@ -610,32 +600,38 @@ var asciiSpace = [256]bool{' ': true, '\t': true, '\n': true, '\r': true, '\v': 
 
 // internDecisions interns decisions, appending their terms to decided.
 func (b *builder) internDecisions(decided []uint32, ds []decision) []uint32 {
+	decided = grow(decided, len(ds))
 	for i := range ds {
 		decided = append(decided, b.intern(&ds[i]))
 	}
 	return decided
 }
 
-// intern returns the terms of a decision, adding what is new of it (with its own copies of
-// the texts, so that nothing pins the file), or tooLarge.
-func (b *builder) intern(d *decision) uint32 {
-	t := terms{rule: b.internRule(&d.rule), validity: b.internValidity(d.start, d.end)}
-	var refs [numTextFields]uint32
-	for f := range refs {
-		ref, ok := b.internText(f, d.texts[f], d.hashes[f])
-		if !ok {
-			return tooLarge
-		}
-		refs[f] = ref
+// grow makes room for n more elements, doubling: append grows a large slice by a quarter,
+// which for the millions of terms of a register whose every order has its own decision
+// copies them over and over.
+func grow[S ~[]E, E any](s S, n int) S {
+	if len(s)+n <= cap(s) {
+		return s
 	}
-	t.authority, t.reference, t.notice, t.reason = refs[textAuthority], refs[textReference], refs[textNotice], refs[textReason]
+	return slices.Grow(s, max(n, len(s)))
+}
+
+// intern returns the terms of a decision, adding what is new of it, or tooLarge.
+func (b *builder) intern(d *decision) uint32 {
+	if d.tooLarge {
+		return tooLarge
+	}
+	t := terms{rule: b.internRule(&d.rule), validity: b.internValidity(d.start, d.end),
+		authority: d.texts[textAuthority], reference: d.texts[textReference],
+		notice: d.texts[textNotice], reason: d.texts[textReason]}
 	h := t.hash()
 	slot := &b.termsSeen[h&(termsSeenSize-1)]
 	if *slot != 0 && *slot>>32 == h>>32 && b.terms[uint32(*slot)-1] == t {
 		return uint32(*slot) - 1
 	}
 	ti := uint32(len(b.terms))
-	b.terms = append(b.terms, t)
+	b.terms = append(grow(b.terms, 1), t)
 	*slot = h>>32<<32 | uint64(ti+1)
 	return ti
 }
@@ -714,24 +710,6 @@ func (b *builder) internZone(t time.Time) uint16 {
 	z := uint16(len(b.zones))
 	b.zoneIndex[k] = z
 	return z
-}
-
-// internText returns the reference of text s of field f, whose hash is h, copying it into
-// the text arena unless the field's cache has it; false when the arena is full.
-func (b *builder) internText(f int, s string, h uint64) (uint32, bool) {
-	if s == "" {
-		return 0, true
-	}
-	slot := &b.textSeen[f][h&(textSeenSize-1)]
-	if *slot != 0 && *slot>>32 == h>>32 && b.texts.text(uint32(*slot)) == s {
-		return uint32(*slot), true
-	}
-	if !b.texts.room(len(s) + maxTextHeader) {
-		return 0, false
-	}
-	ref := b.texts.addText(s)
-	*slot = h>>32<<32 | uint64(ref)
-	return ref, true
 }
 
 // parseCountries reads country codes a register may name (see registrable) separated by spaces,

@@ -381,7 +381,7 @@ func (b *builder) register() *Register {
 		rules:      slices.Clone(b.rules),
 		validities: slices.Clone(b.validities),
 		zones:      b.zones,
-		ids:        b.ids.arena(),
+		ids:        b.idArena,
 		vals:       b.vals.arena(),
 		texts:      b.texts.arena(),
 		files:      b.files,
@@ -392,6 +392,8 @@ func (b *builder) register() *Register {
 // compile runs the duplicate check alongside building the index (on two cores that hides
 // most of it) and returns the register if neither found a problem.
 func (b *builder) compile() (*Register, error) {
+	b.seq.flush()
+	b.idArena = b.ids.arena()
 	if b.errs.len() > 0 {
 		b.checkDuplicates() // so that one pass reports everything; no index needed
 		return nil, b.errs.err()

@@ -198,14 +198,19 @@ func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comm
 	var wg sync.WaitGroup
 	// However this returns (done, a syntax error, a cancelled load unwinding), the other
 	// goroutines stop and are gone first: they hold the builder's validators and chunks.
+	validators := make([]*rowValidator, workers)
 	defer func() {
 		close(stop)
 		wg.Wait()
+		for _, v := range validators {
+			v.flush()
+		}
 	}()
 	decided := make([][]uint32, workers)
 	for w := range workers {
 		v := b.newValidator()
 		v.source = b.files[file]
+		validators[w] = v
 		goLoad(&wg, func() { b.validateChunks(w, v, work, stop, comma, columns) })
 	}
 	var readErr error // the reader's, written before it closes order

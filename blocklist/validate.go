@@ -11,30 +11,33 @@ import (
 // checkedRow is a row once validated: what commit needs to add it, or its problems. Its
 // strings are the row's own text (or derived from it) until commit copies them.
 type checkedRow struct {
-	id, value string // id is empty when it is missing or too long
-	h         uint64 // hash of id
-	errs      []*Error
-	recordErr error  // a problem with the record itself (a CSV syntax error, say)
-	line      uint32 // where the row starts
-	idLine    uint32
-	index     int32  // JSON array element, or -1
-	dec       uint32 // the validator's decision for the shared fields, or noDecision
-	kind      TargetKind
-	skip      bool // a URL on another host
-	broken    bool // the reader found fault with the row
-	numeric   bool // a post id kept as a number
+	id, value     string // id is empty when it is missing or too long
+	idRef, valRef uint32 // in the arenas, where the row is good
+	h             uint64 // hash of id
+	errs          []*Error
+	recordErr     error  // a problem with the record itself (a CSV syntax error, say)
+	line          uint32 // where the row starts
+	idLine        uint32
+	index         int32  // JSON array element, or -1
+	dec           uint32 // the validator's decision for the shared fields, or noDecision
+	kind          TargetKind
+	skip          bool // a URL on another host
+	broken        bool // the reader found fault with the row
+	numeric       bool // a post id kept as a number
 	// idReported: the reader already found fault with the id.
 	idReported bool
+	tooLarge   bool // the arenas are full
 }
 
 const noDecision = ^uint32(0)
 
-// decision is the shared fields of a row, validated: what terms are interned from.
+// decision is the shared fields of a row, validated: what terms are interned from. It
+// refers to nothing of the row: its texts are in the text arena.
 type decision struct {
 	rule       rule
 	start, end time.Time
-	texts      [numTextFields]string // authority, reference, notice, reason
-	hashes     [numTextFields]uint64 // of texts, computed by the validator
+	texts      [numTextFields]uint32 // authority, reference, notice, reason
+	tooLarge   bool                  // the text arena is full
 }
 
 // rowValidator validates rows. Each goroutine that validates has its own; the builder
@@ -48,10 +51,18 @@ type rowValidator struct {
 	seed   maphash.Seed
 	source string // the file, for errors
 
+	// The validator copies what it finds good into the register's arenas, on the
+	// goroutine it runs on. textSeen is a direct-mapped cache (hash -> reference) of the
+	// texts of each field: what repeats (an authority) is kept once.
+	ids, vals, texts arenaBuilder
+	textSeen         [numTextFields][]uint64
+
 	decided map[string]uint32 // text of the shared fields -> decision
 	decs    []decision        // decisions made since the last take
 	next    uint32            // number of the next decision
 	key     []byte
+	rows    uint32 // rows decided
+	idle    uint32 // lookups in a full table since one found something
 
 	// What fields that few rows differ in parse to.
 	countries map[string]countriesOf
@@ -78,15 +89,31 @@ type actionOf struct {
 	both   bool
 }
 
+const textSeenSize = 1 << 12
+
 func (b *builder) newValidator() *rowValidator {
-	return &rowValidator{
+	v := &rowValidator{
 		site:      &b.site,
 		seed:      b.seed,
+		ids:       arenaBuilder{table: &b.ids},
+		vals:      arenaBuilder{table: &b.vals},
+		texts:     arenaBuilder{table: &b.texts},
 		decided:   make(map[string]uint32),
 		countries: make(map[string]countriesOf),
 		actions:   make(map[string]actionOf),
 		times:     make(map[string]time.Time),
 	}
+	for f := range v.textSeen {
+		v.textSeen[f] = make([]uint64, textSeenSize)
+	}
+	return v
+}
+
+// flush hands the chunks the validator filled to the register's arenas.
+func (v *rowValidator) flush() {
+	v.ids.flush()
+	v.vals.flush()
+	v.texts.flush()
 }
 
 // take returns the decisions made since the last take, in the order they are numbered;
@@ -122,11 +149,43 @@ func (v *rowValidator) check(r *row, c *checkedRow) {
 	if err == nil && kind == TargetPost {
 		_, c.numeric = numericPost(value)
 	}
+	if c.id != "" && len(c.errs) == 0 && c.dec != noDecision && !c.skip && !c.broken {
+		if !v.ids.room(len(c.id)) || !v.vals.room(len(c.value)) {
+			c.tooLarge = true
+			return
+		}
+		c.idRef, c.valRef = v.ids.add(c.id), v.vals.add(c.value)
+	}
+}
+
+// internText returns the reference of text s of field f, copying it into the text arena
+// unless the field's cache has it; false when the arena is full.
+func (v *rowValidator) internText(f int, s string) (uint32, bool) {
+	if s == "" {
+		return 0, true
+	}
+	h := maphash.String(v.seed, s)
+	slot := &v.textSeen[f][h&(textSeenSize-1)]
+	if *slot != 0 && *slot>>32 == h>>32 && v.texts.text(uint32(*slot)) == s {
+		return uint32(*slot), true
+	}
+	if !v.texts.room(len(s) + maxTextHeader) {
+		return 0, false
+	}
+	ref := v.texts.addText(s)
+	*slot = h>>32<<32 | uint64(ref)
+	return ref, true
 }
 
 // decide returns the decision the shared fields of r make, or noDecision when they are bad.
 // Trimming and validating are only done for a text not seen before.
 func (v *rowValidator) decide(r *row, fail func(int, error)) uint32 {
+	v.rows++
+	if len(v.decided) >= maxDecided && v.idle >= maxDecided && v.rows%32 != 0 {
+		// The table is full and finds nothing: every row has a decision of its own. Only
+		// one row in 32 looks, to notice when rows start repeating one.
+		return v.make(r, fail, nil)
+	}
 	k := v.key[:0]
 	for _, f := range [...]int{fieldCountries, fieldAction, fieldAuthority, fieldReference, fieldNotice, fieldReason, fieldStart, fieldEnd} {
 		k = binary.AppendUvarint(k, uint64(len(r.val[f])))
@@ -134,8 +193,18 @@ func (v *rowValidator) decide(r *row, fail func(int, error)) uint32 {
 	}
 	v.key = k
 	if d, ok := v.decided[string(k)]; ok {
+		v.idle = 0
 		return d
 	}
+	if len(v.decided) >= maxDecided {
+		v.idle++
+	}
+	return v.make(r, fail, k)
+}
+
+// make validates the shared fields of r into a new decision, remembered under key unless
+// that is nil or the table is full.
+func (v *rowValidator) make(r *row, fail func(int, error), key []byte) uint32 {
 	var d decision
 	if !v.validate(r, &d, fail) {
 		return noDecision
@@ -143,8 +212,8 @@ func (v *rowValidator) decide(r *row, fail func(int, error)) uint32 {
 	n := v.next
 	v.next++
 	v.decs = append(v.decs, d)
-	if len(v.decided) < maxDecided {
-		v.decided[string(k)] = n
+	if key != nil && len(v.decided) < maxDecided {
+		v.decided[string(key)] = n
 	}
 	return n
 }
@@ -157,11 +226,9 @@ func (v *rowValidator) validate(r *row, d *decision, fail func(int, error)) bool
 		fail(f, err)
 	}
 	countries, action, start, end := trimField(r.val[fieldCountries]), trimField(r.val[fieldAction]), trimField(r.val[fieldStart]), trimField(r.val[fieldEnd])
+	var texts [numTextFields]string
 	for tf, f := range [numTextFields]int{fieldAuthority, fieldReference, fieldNotice, fieldReason} {
-		d.texts[tf] = trimField(r.val[f])
-		if d.texts[tf] != "" {
-			d.hashes[tf] = maphash.String(v.seed, d.texts[tf])
-		}
+		texts[tf] = trimField(r.val[f])
 	}
 	if c, found := v.countries[countries]; found {
 		d.rule.countries, d.rule.anywhere = c.set, c.anywhere
@@ -186,13 +253,13 @@ func (v *rowValidator) validate(r *row, d *decision, fail func(int, error)) bool
 	for _, fv := range [...]struct {
 		f int
 		v string
-	}{{fieldAuthority, d.texts[textAuthority]}, {fieldReference, d.texts[textReference]}, {fieldReason, d.texts[textReason]}} {
+	}{{fieldAuthority, texts[textAuthority]}, {fieldReference, texts[textReference]}, {fieldReason, texts[textReason]}} {
 		if err := checkText(fv.v, fv.f == fieldReason); err != nil {
 			bad(fv.f, err)
 		}
 	}
-	if d.texts[textNotice] != "" {
-		if err := checkNotice(d.texts[textNotice]); err != nil {
+	if texts[textNotice] != "" {
+		if err := checkNotice(texts[textNotice]); err != nil {
 			bad(fieldNotice, err)
 		}
 	}
@@ -205,6 +272,14 @@ func (v *rowValidator) validate(r *row, d *decision, fail func(int, error)) bool
 	}
 	if ok && !d.start.IsZero() && !d.end.IsZero() && !d.end.After(d.start) {
 		bad(fieldEnd, fmt.Errorf("end %s is not after start %s", end, start))
+	}
+	if ok {
+		for f, s := range texts {
+			var fits bool
+			if d.texts[f], fits = v.internText(f, s); !fits {
+				d.tooLarge = true
+			}
+		}
 	}
 	return ok
 }
