@@ -47,7 +47,7 @@ func (r *Register) Explain(country, path, rawQuery string, now time.Time) Explan
 		return e
 	}
 	ex := &explainer{r: r, ci: matchCountry(country), country: country, now: now, seen: make(map[uint32]bool)}
-	v := visitor{r: r, ci: ex.ci, now: now, at: instantOf(now), best: noEntry, ex: ex}
+	v := visitor{r: r, ci: ex.ci, now: now, best: noEntry, ex: ex}
 	e.Verdict = Ambiguous
 	if walk(&v, path, rawQuery) {
 		e.Order, e.Verdict = r.verdict(&v)

@@ -16,8 +16,10 @@ type visitor struct {
 	r    *Register
 	ci   int
 	now  time.Time
-	at   instant // now, when the register has orders with a start or an end
+	at   instant // now, once an order with a start or an end needs it (hasAt)
 	best uint32
+	// hasAt: at is set.
+	hasAt bool
 	// listed is set when some order, in any country, names a key of the request and has not
 	// ended: a response to it must not be stored by shared caches.
 	listed bool
@@ -429,10 +431,10 @@ func (v *visitor) consider(head uint32) {
 	r := v.r
 	for i := head; i != noEntry; i = r.entries[i].next {
 		t := &r.terms[r.entries[i].terms]
-		if t.validity == 0 || !r.validities[t.validity].ended(v.at) {
+		if t.validity == 0 || !r.validities[t.validity].ended(v.instant()) {
 			v.listed = true
 		}
-		applies := r.applies(t, v.ci, v.at)
+		applies := r.rules[t.rule].covers(v.ci) && (t.validity == 0 || r.validities[t.validity].contains(v.instant()))
 		if v.ex != nil {
 			v.ex.order(i, applies)
 		}
@@ -443,6 +445,15 @@ func (v *visitor) consider(head uint32) {
 			v.best = i
 		}
 	}
+}
+
+// instant returns now as an instant, converted once per request, and only for a request
+// that an order with a start or an end names.
+func (v *visitor) instant() instant {
+	if !v.hasAt {
+		v.at, v.hasAt = instantOf(v.now), true
+	}
+	return v.at
 }
 
 // walkPrefixes considers every prefix order whose prefix starts the canonical path. A prefix

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"maps"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +41,7 @@ type Register struct {
 	vals       arena            // every target value; lookups and the tree refer to it
 	texts      arena            // authorities, references, notices and reasons
 	files      []string
-	seed       maphash.Seed
+	seed       uint64 // of hashKey
 
 	posts    postIndex // numeric post id -> first entry
 	postStrs keyTable  // other post ids
@@ -123,11 +123,6 @@ func (w *validity) contains(at instant) bool {
 
 // ended reports whether the validity ended before at.
 func (w *validity) ended(at instant) bool { return w.endZone != 0 && !at.before(w.end) }
-
-// applies reports whether terms t cover a client in country ci at at.
-func (r *Register) applies(t *terms, ci int, at instant) bool {
-	return r.rules[t.rule].covers(ci) && (t.validity == 0 || r.validities[t.validity].contains(at))
-}
 
 // time returns the time at i, in zone (see validity); zone 0 is the zero time.
 func (r *Register) time(i instant, zone uint16) time.Time {
@@ -338,9 +333,6 @@ func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, 
 		return Order{}, Unlisted
 	}
 	v := visitor{r: r, ci: matchCountry(country), now: now, best: noEntry}
-	if r.timed {
-		v.at = instantOf(now)
-	}
 	if !walk(&v, path, rawQuery) {
 		return Order{}, Ambiguous
 	}
@@ -483,7 +475,7 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	r.seed = maphash.MakeSeed()
+	r.seed = rand.Uint64()
 	r.postStrs = newKeyTable(n[TargetPost] - numeric)
 	r.accounts = newKeyTable(n[TargetAccount])
 	r.paths = newKeyTable(n[TargetPath])
