@@ -12,6 +12,7 @@
 #   WARMUP=1s         one discarded run per side before the rounds
 #   CONNS=32          wrk connections (one wrk thread)
 #   ORDERS=1000000    orders in the generated register
+#   DISTINCT=0        1: every order has its own decision (genregister -distinct)
 #   UPLOAD_KIB=256    request body of the upload scenario
 #   RELOAD_EVERY=2    seconds between reloads in the reload scenarios
 #   SCENARIOS=all     comma-separated scenario keys (BENCHMARKS.md), or all
@@ -36,6 +37,7 @@ DURATION=${DURATION:-6s}
 WARMUP=${WARMUP:-1s}
 CONNS=${CONNS:-32}
 ORDERS=${ORDERS:-1000000}
+DISTINCT=${DISTINCT:-0}
 UPLOAD_KIB=${UPLOAD_KIB:-256}
 RELOAD_EVERY=${RELOAD_EVERY:-2}
 SCENARIOS=${SCENARIOS:-all}
@@ -59,6 +61,7 @@ for v in ROUNDS CONNS ORDERS UPLOAD_KIB RELOAD_EVERY PORT_BASE GOBENCH_COUNT; do
 done
 case $GOBENCH in 0 | 1 | only) ;; *) die "GOBENCH must be 0, 1 or only, got '$GOBENCH'" ;; esac
 case $PIN in 0 | 1) ;; *) die "PIN must be 0 or 1, got '$PIN'" ;; esac
+case $DISTINCT in 0 | 1) ;; *) die "DISTINCT must be 0 or 1, got '$DISTINCT'" ;; esac
 
 # ---------------------------------------------------------------- tools
 
@@ -150,7 +153,9 @@ log "building the helpers"
 
 register=$work/register.csv
 log "generating a register of $ORDERS orders"
-"$bin/genregister" -n "$ORDERS" -o "$register"
+genflags=()
+[[ $DISTINCT == 1 ]] && genflags=(-distinct)
+"$bin/genregister" -n "$ORDERS" "${genflags[@]}" -o "$register"
 head -c "$((UPLOAD_KIB * 1024))" /dev/zero | tr '\0' x >"$work/body"
 
 # ---------------------------------------------------------------- configs
@@ -464,7 +469,7 @@ pair reload-register "register changed + reload every ${RELOAD_EVERY} s (respond
 log "measured in $(((SECONDS - run_start) / 60)) min $(((SECONDS - run_start) % 60)) s"
 
 {
-	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
+	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS DISTINCT=$DISTINCT PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
 	echo
 	"$bin/report" -scenarios "$scenarios_tsv" -results "$results_tsv"
 } | tee "$OUT/table.md"
