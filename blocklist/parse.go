@@ -367,19 +367,15 @@ type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
 // register hands the builder's contents over to a Register. Nothing of any size is copied
-// unless that sheds much slack: the entries were allocated for the number of lines, which
-// for CSV is the number of orders.
+// unless that sheds much slack: the entries were allocated for an estimate of the number of
+// orders from above, the terms grew by doubling, and the arenas shed their own.
 func (b *builder) register() *Register {
-	entries := b.entries
-	if cap(entries)-len(entries) > len(entries)/8 {
-		entries = slices.Clone(entries)
-	}
 	r := &Register{
 		patterns:   b.patterns,
-		entries:    slices.Clip(entries),
-		terms:      slices.Clone(b.terms),
-		rules:      slices.Clone(b.rules),
-		validities: slices.Clone(b.validities),
+		entries:    shed(b.entries),
+		terms:      shed(b.terms),
+		rules:      shed(b.rules),
+		validities: shed(b.validities),
 		zones:      b.zones,
 		ids:        b.idArena,
 		vals:       b.vals.arena(),
@@ -387,6 +383,14 @@ func (b *builder) register() *Register {
 		files:      b.files,
 	}
 	return r
+}
+
+// shed returns s without its spare capacity, copied if that was more than an eighth.
+func shed[S ~[]E, E any](s S) S {
+	if cap(s)-len(s) > len(s)/8 {
+		return slices.Clone(s)
+	}
+	return slices.Clip(s)
 }
 
 // compile runs the duplicate check alongside building the index (on two cores that hides
