@@ -9,7 +9,9 @@ import (
 )
 
 // checkedRow is a row once validated: what commit needs to add it, or its problems. Its
-// strings are the row's own text (or derived from it) until commit copies them.
+// strings are the row's own text (or derived from it), which lasts until the row is
+// committed; what the register keeps of a good row, the validator has already copied into
+// the arenas (idRef, valRef).
 type checkedRow struct {
 	id, value     string // id is empty when it is missing or too long
 	idRef, valRef uint32 // in the arenas, where the row is good
