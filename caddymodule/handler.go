@@ -270,6 +270,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set(placeholderAction, order.Action.String())
 	repl.Set(placeholderDryRun, boxBool(h.DryRun))
 	h.metrics.enforced(country, order.Action, h.DryRun)
+	transparency.enforced(&order, country, h.DryRun)
 	if h.DryRun {
 		h.logDecision(r, addr, country, &order, nil)
 		return next.ServeHTTP(h.guardListed(w), r)
