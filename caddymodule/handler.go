@@ -270,6 +270,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set(placeholderAction, order.Action.String())
 	repl.Set(placeholderDryRun, boxBool(h.DryRun))
 	h.metrics.enforced(country, order.Action, h.DryRun)
+	transparency.enforced(&order, country, h.DryRun)
 	if h.DryRun {
 		h.logDecision(r, addr, country, &order, nil)
 		return next.ServeHTTP(h.guardListed(w), r)
@@ -295,15 +296,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // without.
 func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Header) (country string, order blocklist.Order, verdict blocklist.Verdict) {
 	country = h.geo.database().Country(addr)
-	reg := h.live.register()
-	in := country
+	order, verdict = h.decideIn(h.live.register(), country, path, rawQuery, header)
+	return country, order, verdict
+}
+
+// decideIn is decide for a client in country (as the database said), with
+// reg. The admin API's and the command line's explain call it too, so that
+// what they say cannot drift from what requests get.
+func (h *Handler) decideIn(reg *blocklist.Register, country, path, rawQuery string, header http.Header) (order blocklist.Order, verdict blocklist.Verdict) {
+	in := h.matchAs(country)
 	ordered := true // some order may apply in the client's country
-	switch {
-	case country == "" && h.blockAll:
-		in = blocklist.AnyCountry
-	case !reg.HasCountry(country):
+	if in != blocklist.AnyCountry && !reg.HasCountry(country) {
 		if !h.guard {
-			return country, order, blocklist.Unlisted
+			return order, blocklist.Unlisted
 		}
 		ordered = false
 	}
@@ -313,10 +318,10 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Hea
 	}
 	order, verdict = reg.Match(in, path, rawQuery, now)
 	if verdict == blocklist.Ambiguous && !ordered {
-		return country, order, blocklist.ListedElsewhere
+		return order, blocklist.ListedElsewhere
 	}
 	if verdict == blocklist.Applies || verdict == blocklist.Ambiguous || header == nil {
-		return country, order, verdict
+		return order, verdict
 	}
 	for _, name := range rewriteHeaders {
 		for _, u := range header[name] {
@@ -326,13 +331,22 @@ func (h *Handler) decide(addr netip.Addr, path, rawQuery string, header http.Hea
 			case v == blocklist.Ambiguous && !ordered:
 				verdict = blocklist.ListedElsewhere
 			case v == blocklist.Applies, v == blocklist.Ambiguous:
-				return country, o, v
+				return o, v
 			case v == blocklist.ListedElsewhere:
 				verdict = v
 			}
 		}
 	}
-	return country, order, verdict
+	return order, verdict
+}
+
+// matchAs is the country a client in country is matched as: every country
+// (AnyCountry) when its country is unknown and unknown_country is block.
+func (h *Handler) matchAs(country string) string {
+	if country == "" && h.blockAll {
+		return blocklist.AnyCountry
+	}
+	return country
 }
 
 // rewriteHeaders carry the URL that applications behind IIS's URL Rewrite
