@@ -488,9 +488,11 @@ func explainHandler(h *Handler, s site, in explainRequest) handlerExplanation {
 		e.Orders[i] = explainedOrder{Order: viewOrder(o.Order), Applies: o.Applies, Why: o.Why}
 	}
 
-	order, verdict := h.decideIn(reg, country, in.path, in.rawQuery, nil)
+	ref, verdict := h.decideIn(reg, country, in.path, in.rawQuery, nil)
 	e.Verdict = verdict.String()
+	var order blocklist.Order
 	if verdict == blocklist.Applies {
+		order = reg.Order(ref)
 		v := viewOrder(order)
 		e.Order = &v
 	}

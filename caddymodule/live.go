@@ -40,7 +40,7 @@ type liveRegister struct {
 	logger    *zap.Logger
 	sources   []*liveSource
 
-	current atomic.Pointer[blocklist.Register]
+	current atomic.Pointer[registerVersion]
 
 	// loading serialises loads; mu guards the sources' state, and is held only briefly, so
 	// that the status endpoint and the metrics never wait for a load.
@@ -191,7 +191,7 @@ func newLiveRegister(ctx caddy.Context, s liveSettings, logger *zap.Logger) (*li
 			return nil, fmt.Errorf("register %s: %w; raise max_shrink to apply it", ls.src, err)
 		}
 	}
-	lr.current.Store(reg)
+	lr.put(reg)
 	now := time.Now()
 	for i, ls := range lr.sources {
 		ls.version, ls.orders, ls.appliedAt, ls.loadTook, ls.lastChecked = versions[i], census[i].Orders, now, now.Sub(start), now
@@ -239,8 +239,32 @@ func (lr *liveRegister) load(ctx context.Context, versions []*source.Version) (*
 	return blocklist.Load(ctx, sources, lr.opts)
 }
 
-// current returns the register in force.
-func (lr *liveRegister) register() *blocklist.Register { return lr.current.Load() }
+// registerVersion is a register put in force, with a number that no other register of the
+// process ever gets: what is derived from one register (rendered answers, see answers.go) is
+// keyed by it, and never outlives it in meaning, without keeping the register itself alive.
+type registerVersion struct {
+	reg *blocklist.Register
+	gen uint64
+}
+
+// registerGenerations numbers every register any live register puts in force.
+var registerGenerations atomic.Uint64
+
+// put puts reg in force.
+func (lr *liveRegister) put(reg *blocklist.Register) {
+	lr.current.Store(&registerVersion{reg: reg, gen: registerGenerations.Add(1)})
+}
+
+// register returns the register in force; nil before the first is.
+func (lr *liveRegister) register() *blocklist.Register {
+	if v := lr.current.Load(); v != nil {
+		return v.reg
+	}
+	return nil
+}
+
+// version returns the register in force and its generation.
+func (lr *liveRegister) version() *registerVersion { return lr.current.Load() }
 
 // onEvent handles what a source's watcher reports.
 func (lr *liveRegister) onEvent(ctx context.Context, i int, e source.Event) {
@@ -339,7 +363,7 @@ func (lr *liveRegister) applyLocked(ctx context.Context, i int, v *source.Versio
 	}
 	lr.mu.Lock()
 	old := ls.version
-	lr.current.Store(reg)
+	lr.put(reg)
 	ls.version, ls.orders, ls.appliedAt, ls.loadTook = v, orders, time.Now(), time.Since(start)
 	if ls.held != nil {
 		if ls.held != v {

@@ -72,6 +72,13 @@ func (t *report) enforced(order *blocklist.Order, country string, dryRun bool) {
 	if dryRun {
 		return
 	}
+	t.count(t.row(order, country), order.Action)
+}
+
+// row returns the row that counts order for clients in country, made if
+// need be; nil when the report is full. Rows are never removed, so a caller
+// may keep the row (see answers.go) and count into it directly.
+func (t *report) row(order *blocklist.Order, country string) *reportCounts {
 	k := reportKey{order.ID, order.Authority, order.Reference, order.Notice, country}
 	t.mu.RLock()
 	c := t.rows[k]
@@ -79,12 +86,18 @@ func (t *report) enforced(order *blocklist.Order, country string, dryRun bool) {
 	if c == nil {
 		c = t.add(k)
 	}
+	return c
+}
+
+// count counts one request that an order with action applied to, in row c
+// (nil: not itemised).
+func (t *report) count(c *reportCounts, action blocklist.Action) {
 	switch {
-	case c == nil && order.Action == blocklist.ActionThrottle:
+	case c == nil && action == blocklist.ActionThrottle:
 		t.overflowThrottled.Add(1)
 	case c == nil:
 		t.overflowWithheld.Add(1)
-	case order.Action == blocklist.ActionThrottle:
+	case action == blocklist.ActionThrottle:
 		c.throttled.Add(1)
 	default:
 		c.withheld.Add(1)
