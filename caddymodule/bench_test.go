@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -197,21 +198,25 @@ func (discardWriter) WriteHeader(int)             {}
 // of bounding that log costs and saves: every request on a line of its own;
 // log_limit 100 1s; Caddy's own `log { sampling }` at its defaults (the
 // first 100 lines of a message per second, then every 100th); and no log.
-// log-B/op is what the log grew by per request. Every request gets a
-// request id of its own, as under Caddy, so the line's cost includes it.
+// log-B/op is what the log grew by per request. The server writes an
+// access log, so every line carries a request id, made anew for every
+// request as under Caddy; every_request_no_access_log shows the line
+// without it.
 func BenchmarkWithheldLog(b *testing.B) {
 	reg := benchRegister(b, 100_000)
 	for _, bc := range []struct {
-		name  string
-		limit *LogLimit
-		core  func(zapcore.Core) zapcore.Core
+		name      string
+		limit     *LogLimit
+		core      func(zapcore.Core) zapcore.Core
+		accessLog bool
 	}{
-		{"every_request", nil, nil},
-		{"log_limit_100_1s", &LogLimit{Lines: 100, Interval: caddy.Duration(time.Second)}, nil},
+		{"every_request", nil, nil, true},
+		{"every_request_no_access_log", nil, nil, false},
+		{"log_limit_100_1s", &LogLimit{Lines: 100, Interval: caddy.Duration(time.Second)}, nil, true},
 		{"caddy_sampling", nil, func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, time.Second, 100, 100)
-		}},
-		{"off", nil, func(zapcore.Core) zapcore.Core { return zapcore.NewNopCore() }},
+		}, true},
+		{"off", nil, func(zapcore.Core) zapcore.Core { return zapcore.NewNopCore() }, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			h := &Handler{Registers: registers(reg), LogLimit: bc.limit}
@@ -230,6 +235,11 @@ func BenchmarkWithheldLog(b *testing.B) {
 				h.logLimit.logger = h.logger
 			}
 			r, _ := newRequest(http.MethodGet, "/someuser/status/123", ipRussia)
+			srv := &caddyhttp.Server{}
+			if bc.accessLog {
+				srv.Logs = &caddyhttp.ServerLogConfig{}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.ServerCtxKey, srv))
 			w := discardWriter{header: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
