@@ -6,22 +6,10 @@ import (
 	"time"
 )
 
-// yieldQuantum is how long a load works before it yields the processor.
-//
-// Loading a large register takes a good fraction of a second of CPU, and a gateway loads it
-// while it serves traffic (a config reload). A loader that never yields keeps its processor
-// for up to Go's 10 ms preemption slice. Yielding every 100 µs lets requests that are ready
-// to run go first; it costs an idle load a few percent of its time (measured by loading the
-// same register with the quantum raised to an hour).
-//
-// It does not help requests whose data has arrived but that are not ready to run yet: when
-// every processor is busy, Go's scheduler takes a yielding goroutine back from its global
-// queue before it polls the network, so they wait for the runtime's forced poll, up to 10 ms
-// later. Sleeping instead of yielding would let the network be polled, but Go cannot sleep
-// for less than a millisecond on an idle processor, which makes a load on an idle gateway
-// several times slower; and in trials, sleeping with its share of the processor limited to
-// what the requests left idle moved a saturated server's p99 during a reload no less than
-// yielding does (BENCHMARKS.md).
+// yieldQuantum is how long a load works before it yields the processor: a gateway loads a
+// register while it serves traffic, and requests that are ready to run should not wait for
+// Go's 10 ms preemption slice. Why yielding and not sleeping: BENCHMARKS.md, "Register
+// loading after c85374a".
 const yieldQuantum = 100 * time.Microsecond
 
 // A pacer yields the processor after every yieldQuantum of work, and stops a load whose
