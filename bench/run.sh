@@ -573,7 +573,7 @@ throttle_side() {
 		"$side" "$label" "$round" "$THROTTLE_UPLOADS" "$((THROTTLE_KIB * 1024))" \
 		"$(slow_field cpu "$quiet")" "$(slow_field rate "$quiet")" "$(slow_field cpu "$load")" "$(slow_field rate "$load")" \
 		"$rps" "$(slow_field p50_us "$result")" "$(slow_field p99_us "$result")" \
-		"$requests" "$errors" "$(slow_field ended "$load")" "$(slow_field rss_kib "$quiet")" >>"$throttle_tsv"
+		"$requests" "$errors" "$(slow_field failed "$load")" "$(slow_field rss_kib "$quiet")" >>"$throttle_tsv"
 	log "  round $round $label: CPU $(slow_field cpu "$quiet") alone, $(slow_field cpu "$load") with wrk; $(slow_field rate "$quiet") B/s per upload; other traffic $(printf '%.0f' "$rps") req/s, p99 $(slow_field p99_us "$result")µs"
 }
 

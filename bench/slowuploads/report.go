@@ -21,14 +21,14 @@ const (
 
 // result is one side of one round, a line of the results file (tab-separated):
 //
-//	side(A|B)  label  round  uploads  ordered  cpuQuiet  rateQuiet  cpuLoad  rateLoad  rps  p50µs  p99µs  requests  errors  ended  rssKiB
+//	side(A|B)  label  round  uploads  ordered  cpuQuiet  rateQuiet  cpuLoad  rateLoad  rps  p50µs  p99µs  requests  errors  failed  rssKiB
 type result struct {
 	side, label                  string
 	round, uploads               int
 	ordered, cpuQuiet, rateQuiet float64
 	cpuLoad, rateLoad, rps       float64
 	p50, p99                     float64 // µs
-	requests, errors, ended      int
+	requests, errors, failed     int
 	rssKiB                       float64
 }
 
@@ -62,10 +62,10 @@ func writeReport(w io.Writer, path string) error {
 			}
 			return summarize(xs)
 		}
-		errs, ended := 0, 0
+		errs, failed := 0, 0
 		for _, r := range side {
 			errs += r.errors
-			ended += r.ended
+			failed += r.failed
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			side[0].label, side[0].uploads,
@@ -77,7 +77,7 @@ func writeReport(w io.Writer, path string) error {
 			span(col(func(r result) float64 { return r.p50 / 1000 }), "%.2f"),
 			span(col(func(r result) float64 { return r.p99 / 1000 }), "%.2f"),
 			span(col(func(r result) float64 { return r.rssKiB / 1024 }), "%.0f"),
-			errorsCell(errs, ended))
+			errorsCell(errs, failed))
 	}
 
 	var cpu, p99 []float64
@@ -108,11 +108,11 @@ func met(ok bool) string {
 	return "**missed**"
 }
 
-func errorsCell(errs, ended int) string {
-	if errs == 0 && ended == 0 {
+func errorsCell(errs, failed int) string {
+	if errs == 0 && failed == 0 {
 		return "0"
 	}
-	return fmt.Sprintf("%d other-traffic errors, %d uploads ended early", errs, ended)
+	return fmt.Sprintf("%d other-traffic errors, %d uploads failed (all rounds)", errs, failed)
 }
 
 func readResults(path string) ([]result, error) {
@@ -144,7 +144,7 @@ func readResults(path string) ([]result, error) {
 			side: fields[0], label: fields[1], round: int(n[2]), uploads: int(n[3]),
 			ordered: n[4], cpuQuiet: n[5], rateQuiet: n[6], cpuLoad: n[7], rateLoad: n[8],
 			rps: n[9], p50: n[10], p99: n[11], requests: int(n[12]), errors: int(n[13]),
-			ended: int(n[14]), rssKiB: n[15],
+			failed: int(n[14]), rssKiB: n[15],
 		})
 	}
 	return out, sc.Err()
