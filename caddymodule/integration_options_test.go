@@ -340,6 +340,11 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 		{name: "JSON negative throttle_max_duration", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "-1m"}]}`, reg)),
 			wantErr: []string{"throttle_max_duration"}},
+		// encoding/json does not name the field of a caddy.Duration it
+		// cannot parse; Caddy's own durations read the same.
+		{name: "JSON throttle_max_duration not a duration", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "forever"}]}`, reg)),
+			wantErr: []string{"geo_restrict", `invalid duration "forever"`}},
 		{name: "JSON geoip_cache, removed", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "geoip_cache": 0}]}`, reg)),
 			wantErr: []string{"geoip_cache was removed", "slower than the lookup", "remove the field"}},

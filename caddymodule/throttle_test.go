@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -707,22 +708,26 @@ http://localhost:9080 {
 // TestHandlerThrottleMaxDuration: the handler cuts a throttled body once
 // throttle_max_duration has passed, with an error of its own that the
 // handler behind sees, says so in the log line, and frees the budget; the
-// request's own end is still told apart.
+// request's own end is still told apart. It runs on the fake clock of a
+// synctest bubble, so that hours pass in an instant and the body read is
+// exactly what the order's rate allows up to the cut.
 func TestHandlerThrottleMaxDuration(t *testing.T) {
 	dir := t.TempDir()
 	reg := writeFile(t, dir, "t.csv", throttleRegister)
+	const rate = 64 << 10 // slow-64k, the order /media/upload matches
 	duration := func(d time.Duration) *caddy.Duration { c := caddy.Duration(d); return &c }
 	tests := []struct {
-		name        string
-		max         *caddy.Duration
-		wantMax     time.Duration // as provisioned
-		cancelAfter time.Duration // the client leaves
-		wantErr     error
+		name    string
+		max     *caddy.Duration
+		wantMax time.Duration // as provisioned
+		leave   time.Duration // when the client leaves
+		wantErr error
+		wantEnd time.Duration // when the body read ends
 	}{
-		{"reached", duration(200 * time.Millisecond), 200 * time.Millisecond, 0, errMaxPaced},
-		{"client left first", duration(time.Hour), time.Hour, 200 * time.Millisecond, context.Canceled},
-		{"default", nil, time.Hour, 200 * time.Millisecond, context.Canceled},
-		{"no limit", duration(0), 0, 200 * time.Millisecond, context.Canceled},
+		{"reached", duration(10 * time.Minute), 10 * time.Minute, 2 * time.Hour, errMaxPaced, 10 * time.Minute},
+		{"client left first", duration(time.Hour), time.Hour, 10 * time.Minute, context.Canceled, 10 * time.Minute},
+		{"default is an hour", nil, time.Hour, 2 * time.Hour, errMaxPaced, time.Hour},
+		{"no limit", duration(0), 0, 2 * time.Hour, context.Canceled, 2 * time.Hour},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -731,39 +736,44 @@ func TestHandlerThrottleMaxDuration(t *testing.T) {
 			if h.maxPaced != tc.wantMax {
 				t.Errorf("throttle_max_duration provisioned as %v, want %v", h.maxPaced, tc.wantMax)
 			}
-			h.budgets = throttle.NewStore(throttle.StoreOptions{})
 			core, logs := observer.New(zap.InfoLevel)
 			h.logger = zap.New(core)
-
-			r, _ := newRequest(http.MethodPost, "/media/upload", ipRussia)
-			ctx, cancel := context.WithCancel(r.Context())
-			defer cancel()
-			if tc.cancelAfter > 0 {
-				time.AfterFunc(tc.cancelAfter, cancel)
-			}
-			r = r.WithContext(ctx)
-			r.Body = io.NopCloser(zeroReader{}) // a client that never stops
-			var read int64
-			var readErr error
-			next := handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-				read, readErr = io.Copy(io.Discard, r.Body)
-				return readErr
+			synctest.Test(t, func(t *testing.T) {
+				h.budgets = throttle.NewStore(throttle.StoreOptions{})
+				r, _ := newRequest(http.MethodPost, "/media/upload", ipRussia)
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				time.AfterFunc(tc.leave, cancel)
+				r = r.WithContext(ctx)
+				r.Body = io.NopCloser(zeroReader{}) // a client that sends until it leaves
+				var read int64
+				var readErr error
+				next := handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+					read, readErr = io.Copy(io.Discard, r.Body)
+					return readErr
+				})
+				err := h.ServeHTTP(httptest.NewRecorder(), r, next)
+				if !errors.Is(readErr, tc.wantErr) || !errors.Is(err, tc.wantErr) {
+					t.Errorf("body read ended with %v, ServeHTTP returned %v; want %v", readErr, err, tc.wantErr)
+				}
+				// Paced at the order's rate until the end: within a
+				// burst (a second of the rate) of rate × wantEnd.
+				want := int64(tc.wantEnd.Seconds() * rate)
+				if read < want-rate || read > want+rate {
+					t.Errorf("the body read gave %d bytes, want %d ± %d (%v at %d B/s)", read, want, rate, tc.wantEnd, rate)
+				}
+				entries := logs.FilterMessage("request throttled").All()
+				if len(entries) != 1 {
+					t.Fatalf("logged %d throttle lines, want 1", len(entries))
+				}
+				f := entries[0].ContextMap()
+				if f["max_duration_reached"] != (tc.wantErr == errMaxPaced) || f["request_bytes"] != read {
+					t.Errorf("log line: max_duration_reached %v, request_bytes %v; want %v, %d", f["max_duration_reached"], f["request_bytes"], tc.wantErr == errMaxPaced, read)
+				}
+				if n := h.budgets.Active(); n != 0 {
+					t.Errorf("%d budgets still held after the request", n)
+				}
 			})
-			err := h.ServeHTTP(httptest.NewRecorder(), r, next)
-			if !errors.Is(readErr, tc.wantErr) || !errors.Is(err, tc.wantErr) {
-				t.Errorf("body read ended with %v, ServeHTTP returned %v; want %v", readErr, err, tc.wantErr)
-			}
-			entries := logs.FilterMessage("request throttled").All()
-			if len(entries) != 1 {
-				t.Fatalf("logged %d throttle lines, want 1", len(entries))
-			}
-			f := entries[0].ContextMap()
-			if f["max_duration_reached"] != (tc.wantErr == errMaxPaced) || f["request_bytes"] != read {
-				t.Errorf("log line: max_duration_reached %v, request_bytes %v; want %v, %d", f["max_duration_reached"], f["request_bytes"], tc.wantErr == errMaxPaced, read)
-			}
-			if n := h.budgets.Active(); n != 0 {
-				t.Errorf("%d budgets still held after the request", n)
-			}
 		})
 	}
 }
