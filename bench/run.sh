@@ -609,9 +609,10 @@ throttle_side() {
 	duration_us=$(slow_field duration_us "$result")
 	errors=$(($(slow_field status_errors "$result") + $(slow_field socket_errors "$result")))
 	if ((requests == 0)); then
-		# The host stalled (it is shared): say so, and leave the round
-		# out rather than lose the run.
-		log "  round $round $label: wrk completed no request; round left out ($raw)"
+		# The host stalled (it is shared), or this Caddy is saturated:
+		# its CPU and the uploads' rate tell which. Say so, and leave the
+		# round out rather than lose the run.
+		log "  round $round $label: wrk completed no request; round left out ($raw): CPU $(slow_field cpu "$load") with wrk, $(slow_field rate "$quiet") B/s per upload, $(slow_field failed "$load") uploads failed"
 		return 0
 	fi
 	rps=$(awk -v n="$requests" -v us="$duration_us" 'BEGIN { printf "%.1f", n / (us / 1e6) }')
