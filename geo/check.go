@@ -31,13 +31,7 @@ func (db *Database) Check() (Coverage, error) {
 		if _, err := rec.Map(); err != nil {
 			return c, fmt.Errorf("checking %s: the record of %s is damaged: %w", db.info.Name, res.Prefix(), err)
 		}
-		var code string
-		if db.schema == SchemaGeoIP2 {
-			code = geoIP2Country(rec)
-		} else {
-			code = topLevelCode(rec)
-		}
-		if code != "" {
+		if db.recordCountry(uint(res.Offset())) != "" {
 			c.WithCountry++
 		}
 	}
