@@ -1,6 +1,7 @@
 package geo
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -31,14 +32,38 @@ func (db *Database) Check() (Coverage, error) {
 		if _, err := rec.Map(); err != nil {
 			return c, fmt.Errorf("checking %s: the record of %s is damaged: %w", db.info.Name, res.Prefix(), err)
 		}
-		if db.recordCountry(uint(res.Offset())) != "" {
+		code := db.recordCountry(uint(res.Offset()))
+		if code != "" {
 			c.WithCountry++
+		}
+		if err := db.checkIPv4(res.Prefix(), code); err != nil {
+			return c, fmt.Errorf("checking %s: %w", db.info.Name, err)
 		}
 	}
 	if c.Networks == 0 {
 		return c, fmt.Errorf("checking %s: it has no networks", db.info.Name)
 	}
 	return c, nil
+}
+
+// checkIPv4 confirms that the IPv4 table answers code, what the search tree answers, at
+// both ends of the network p. The table is compiled anew from every file opened, files no
+// test has seen, and Check is what vets a new file before it is trusted: a table that
+// disagrees with its tree refuses the file rather than answering differently.
+func (db *Database) checkIPv4(p netip.Prefix, code string) error {
+	if db.v4 == nil || !p.Addr().Is4() {
+		return nil
+	}
+	first := p.Masked().Addr().As4()
+	v := binary.BigEndian.Uint32(first[:]) | uint32(uint64(1)<<(32-p.Bits())-1)
+	var last [4]byte
+	binary.BigEndian.PutUint32(last[:], v)
+	for _, a := range [][4]byte{first, last} {
+		if got := db.v4.country(a); got != code {
+			return fmt.Errorf("the IPv4 table answers %q for %s, the search tree %q", got, netip.AddrFrom4(a), code)
+		}
+	}
+	return nil
 }
 
 // Sample returns n public addresses spread over the address space, the same on every call:

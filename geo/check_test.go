@@ -1,7 +1,9 @@
 package geo
 
 import (
+	"net/netip"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -37,6 +39,23 @@ func TestCheckFindsDamage(t *testing.T) {
 		t.Errorf("a database with a zeroed megabyte passes Check, and answers unknown for %.1f%% of addresses (the sound one: %.1f%%)", bad*100, good*100)
 	}
 	t.Logf("unknown: sound %.1f%%, damaged %.1f%%; Check: %v", good*100, bad*100, checkErr)
+}
+
+// Check refuses a database whose IPv4 table does not answer what its tree does, whatever
+// the cause.
+func TestCheckComparesIPv4Table(t *testing.T) {
+	db, err := OpenDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 95.108.0.0/16 is partly Russian, partly not: answer RU for all of it.
+	a := netip.MustParseAddr("95.108.1.1").As4()
+	db.v4.buckets[uint16(a[0])<<8|uint16(a[1])] = uniformBucket | uint32(tableCode("RU"))
+	_, err = db.Check()
+	if err == nil || !strings.Contains(err.Error(), "the IPv4 table answers") {
+		t.Fatalf("Check of a database whose table disagrees with its tree: %v", err)
+	}
+	t.Log(err)
 }
 
 func mustReadEmbedded(t *testing.T) []byte {

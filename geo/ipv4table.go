@@ -13,7 +13,8 @@ import (
 // megabytes, and with a new client address on every request most of the
 // lower ones miss the CPU caches; the table reads one word for a /16 that has
 // one answer throughout, and one word and a cache line or two of runs for the
-// others. It holds no pointers, so the garbage collector never scans it.
+// others. Its bulk holds no pointers, so the garbage collector never scans
+// it.
 //
 // It answers exactly what the tree walk does for every IPv4 address: it is
 // built by walking the same tree the same way (from the same IPv4 start node,
