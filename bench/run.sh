@@ -162,13 +162,34 @@ heap_idle_port=$((PORT_BASE + 22))
 gw_respond_port=$((PORT_BASE + 11))
 gw_proxy_port=$((PORT_BASE + 12))
 gw_noguard_port=$((PORT_BASE + 13))
+gw_static451_port=$((PORT_BASE + 14))
+gw_loglimit_port=$((PORT_BASE + 15))
+gw_static451h_port=$((PORT_BASE + 16))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
-for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port $gw_noguard_port $admin_port $upstream_port; do
+for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port \
+	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
 done
+
+# What the static 451 site answers, in the gateway's process: a text of the
+# length and shape of the gateway's own text answer, so that the two sides
+# differ only in the gateway's work. (Lines are indented as the Caddyfile
+# heredoc's closing marker is, which strips that indentation.)
+static451_body="	451 Unavailable For Legal Reasons
+
+	This post is withheld in your country
+	A legal demand requires that this post is not shown to visitors from your country (Russia). It is still available elsewhere.
+
+	Withheld: post 123
+	Country: Russia (RU)
+	Demanded by: Roskomnadzor
+	Decision: 2-1687/2024
+	Public notice: https://notice.example/rkn/bench-block-post
+	Reason: Prohibited information.
+	Order: bench-block-post"
 
 # Both Caddies trust 127.0.0.1 as a proxy, so both parse X-Forwarded-For and
 # pay the same for it. Only the gateway has an admin endpoint, for reloads.
@@ -245,6 +266,32 @@ EOF
 	}
 	respond "ok"
 }
+:$gw_loglimit_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $register
+		log_limit 100 1s
+	}
+	respond "ok"
+}
+:$gw_static451_port {
+	bind 127.0.0.1
+	respond <<NOTICE
+$static451_body
+	NOTICE 451
+}
+:$gw_static451h_port {
+	bind 127.0.0.1
+	header {
+		Cache-Control no-store
+		Content-Language en
+		Vary "Accept, Accept-Language"
+		X-Content-Type-Options nosniff
+	}
+	respond <<NOTICE
+$static451_body
+	NOTICE 451
+}
 EOF
 } >"$gateway_cfg"
 cp "$plain_cfg" "$heap_cfg" "$gateway_cfg" "$OUT/"
@@ -317,6 +364,10 @@ done
 for ip in 8.8.8.8 81.2.69.142; do
 	expect 200 "$gw_respond_port" "$blocked_path" "$ip"
 done
+expect 451 "$gw_loglimit_port" "$blocked_path" 77.88.55.88
+expect 451 "$gw_static451_port" "$blocked_path" 77.88.55.88
+expect 451 "$gw_static451h_port" "$blocked_path" 77.88.55.88
+log "451 bodies: gateway $(curl -s -H 'X-Forwarded-For: 77.88.55.88' "http://127.0.0.1:$gw_respond_port$blocked_path" | wc -c) B, static $(curl -s "http://127.0.0.1:$gw_static451_port$blocked_path" | wc -c) B"
 for port in "$plain_proxy_port" "$gw_proxy_port"; do
 	expect 200 "$port" "$upload_path" 77.88.55.88 --data-binary "@$work/body"
 done
@@ -439,6 +490,9 @@ heap_respond="plain, same heap|http://127.0.0.1:$heap_respond_port|ok|none"
 gw_respond="gateway|http://127.0.0.1:$gw_respond_port|ok|none"
 gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
 gw_respond_noguard="gateway, shared_cache allow|http://127.0.0.1:$gw_noguard_port|ok|none"
+static_451="respond … 451|http://127.0.0.1:$gw_static451_port|blocked|none"
+gw_loglimit_451="gateway, log_limit 100 1s|http://127.0.0.1:$gw_loglimit_port|blocked|none"
+static_451_headers="respond … 451, same headers|http://127.0.0.1:$gw_static451h_port|blocked|none"
 plain_proxy="plain|http://127.0.0.1:$plain_proxy_port|ok|none"
 gw_proxy="gateway|http://127.0.0.1:$gw_proxy_port|ok|none"
 gw_proxy_451="gateway|http://127.0.0.1:$gw_proxy_port|blocked|none"
@@ -453,6 +507,9 @@ pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$al
 pair respond-allow-guard "respond, allowed, many client IPs: shared_cache guard against allow" 0.97 1.10 many-mixed "$allowed_path" 0 "$gw_respond_noguard" "$gw_respond"
 pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
+pair respond-451-many "451 against a static respond … 451 in the same process, many RU IPs" 0.90 - many-ru "$blocked_path" 0 "$static_451" "$gw_respond_451"
+pair respond-451-limited "the same, with log_limit 100 1s" 0.90 - many-ru "$blocked_path" 0 "$static_451" "$gw_loglimit_451"
+pair respond-451-headers "log_limit 100 1s against a static 451 with the same headers" 0.90 - many-ru "$blocked_path" 0 "$static_451_headers" "$gw_loglimit_451"
 pair proxy-allow-many "reverse_proxy, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
 pair proxy-allow-few "reverse_proxy, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
 pair proxy-block-many "reverse_proxy, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_proxy" "$gw_proxy_451"

@@ -50,7 +50,10 @@ func (r *Register) Explain(country, path, rawQuery string, now time.Time) Explan
 	v := visitor{r: r, ci: ex.ci, now: now, best: noEntry, ex: ex}
 	e.Verdict = Ambiguous
 	if walk(&v, path, rawQuery) {
-		e.Order, e.Verdict = r.verdict(&v)
+		var ref OrderRef
+		if ref, e.Verdict = v.verdict(); e.Verdict == Applies {
+			e.Order = r.Order(ref)
+		}
 	}
 	e.Readings, e.Keys, e.Orders = readingTexts(path), ex.keys, ex.orders
 	for i := range e.Orders {

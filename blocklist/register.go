@@ -279,15 +279,45 @@ func (v Verdict) String() string {
 // A request that no order covers costs no allocation unless its path is ambiguous; a hit
 // returns a copy of the order.
 func (r *Register) Match(country, path, rawQuery string, now time.Time) (Order, Verdict) {
+	ref, verdict := r.MatchRef(country, path, rawQuery, now)
+	if verdict != Applies {
+		return Order{}, verdict
+	}
+	return r.Order(ref), Applies
+}
+
+// OrderRef refers to one order of the register that MatchRef returned it from. It is
+// meaningless with any other register, even a later version of the same file.
+type OrderRef uint32
+
+// MatchRef is Match without the copy of the order: it refers to the order instead, and never
+// allocates unless the path is ambiguous. A caller that answers many requests for the same
+// order (a cache of rendered answers, keyed by register version and ref) need not
+// materialise it each time; Order does when it must.
+func (r *Register) MatchRef(country, path, rawQuery string, now time.Time) (OrderRef, Verdict) {
 	if r == nil || len(r.entries) == 0 {
-		return Order{}, Unlisted
+		return 0, Unlisted
 	}
 	v := visitor{r: r, ci: matchCountry(country), now: now, best: noEntry}
 	if !walk(&v, path, rawQuery) {
-		return Order{}, Ambiguous
+		return 0, Ambiguous
 	}
-	return r.verdict(&v)
+	return v.verdict()
 }
+
+// verdict is what the register says once v has walked a request.
+func (v *visitor) verdict() (OrderRef, Verdict) {
+	switch {
+	case v.best != noEntry:
+		return OrderRef(v.best), Applies
+	case v.listed:
+		return 0, ListedElsewhere
+	}
+	return 0, Unlisted
+}
+
+// Order returns a copy of the order that ref, from MatchRef on r, refers to.
+func (r *Register) Order(ref OrderRef) Order { return r.order(uint32(ref)) }
 
 func matchCountry(country string) int {
 	if country == AnyCountry {
@@ -323,17 +353,6 @@ func walk(v *visitor, path, rawQuery string) bool {
 		}
 	}
 	return true
-}
-
-// verdict is what the register says once v has walked a request.
-func (r *Register) verdict(v *visitor) (Order, Verdict) {
-	switch {
-	case v.best != noEntry:
-		return r.order(v.best), Applies
-	case v.listed:
-		return Order{}, ListedElsewhere
-	}
-	return Order{}, Unlisted
 }
 
 // kindRank orders target kinds from most to least specific.

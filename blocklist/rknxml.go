@@ -666,36 +666,10 @@ func (d *EntryReader) checkAttrs(start int64) error {
 func (d *EntryReader) xmlContent(start int64, selfClose bool) error {
 	d.e.Offset = start
 	d.e.Line = d.in.lineAt(start)
-	t := &d.text
-	for i := range d.xml.attrs {
-		a := &d.xml.attrs[i]
-		val := -1
-		switch string(a.name) {
-		case "id":
-			val = valID
-		case "includeTime":
-			val = valIncludeTime
-		case "entryType":
-			val = valEntryType
-		case "hash":
-			val = valHash
-		case "blockType":
-			val = valBlockType
-		}
-		var err error
-		if val < 0 {
-			d.xml.scratch, err = d.xml.appendAttr(d.xml.scratch[:0], a)
-		} else {
-			mark := t.mark()
-			t.buf, err = d.xml.appendAttr(t.buf, a)
-			if s, ok := t.value(mark); ok {
-				t.setScalar(val, s)
-			}
-		}
-		if err != nil {
-			return d.tokenErrAt(start, err)
-		}
+	if err := d.storeAttrs(start, contentAttr); err != nil {
+		return err
 	}
+	t := &d.text
 	if t.set&(1<<valID) == 0 {
 		return d.xmlErrf(start, "<content> without an id")
 	}
@@ -778,20 +752,47 @@ func (d *EntryReader) xmlContent(start int64, selfClose bool) error {
 }
 
 func (d *EntryReader) decisionAttrs(start int64) error {
+	return d.storeAttrs(start, decisionAttr)
+}
+
+// contentAttr and decisionAttr say which entry value an attribute of <content> or
+// <decision> holds, or -1 for those the entry does not keep.
+func contentAttr(name []byte) int {
+	switch string(name) {
+	case "id":
+		return valID
+	case "includeTime":
+		return valIncludeTime
+	case "entryType":
+		return valEntryType
+	case "hash":
+		return valHash
+	case "blockType":
+		return valBlockType
+	}
+	return -1
+}
+
+func decisionAttr(name []byte) int {
+	switch string(name) {
+	case "date":
+		return valDate
+	case "number":
+		return valNumber
+	case "org":
+		return valOrg
+	}
+	return -1
+}
+
+// storeAttrs decodes the attributes of the start tag at start, keeping in the entry those
+// that value says it holds; the others are decoded too, so that damage in them is found.
+func (d *EntryReader) storeAttrs(start int64, value func(name []byte) int) error {
 	t := &d.text
 	for i := range d.xml.attrs {
 		a := &d.xml.attrs[i]
-		val := -1
-		switch string(a.name) {
-		case "date":
-			val = valDate
-		case "number":
-			val = valNumber
-		case "org":
-			val = valOrg
-		}
 		var err error
-		if val < 0 {
+		if val := value(a.name); val < 0 {
 			d.xml.scratch, err = d.xml.appendAttr(d.xml.scratch[:0], a)
 		} else {
 			mark := t.mark()

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -9,8 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // benchRegister writes a register of n orders (posts and accounts, listed in
@@ -168,7 +173,7 @@ func BenchmarkDecide(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					h.decide(bc.addrs[i&(len(bc.addrs)-1)], bc.path, "", nil)
+					h.decide(bc.addrs[i&(len(bc.addrs)-1)], h.live.register(), bc.path, "", nil)
 					i++
 				}
 			})
@@ -187,3 +192,64 @@ type discardWriter struct{ header http.Header }
 func (w discardWriter) Header() http.Header       { clear(w.header); return w.header }
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (discardWriter) WriteHeader(int)             {}
+
+// BenchmarkWithheldLog measures a withheld request with the enforcement log
+// written the way Caddy writes it (JSON lines to a file), and what each way
+// of bounding that log costs and saves: every request on a line of its own;
+// log_limit 100 1s; Caddy's own `log { sampling }` at its defaults (the
+// first 100 lines of a message per second, then every 100th); and no log.
+// log-B/op is what the log grew by per request. The server writes an
+// access log, so every line carries a request id, made anew for every
+// request as under Caddy; every_request_no_access_log shows the line
+// without it.
+func BenchmarkWithheldLog(b *testing.B) {
+	reg := benchRegister(b, 100_000)
+	for _, bc := range []struct {
+		name      string
+		limit     *LogLimit
+		core      func(zapcore.Core) zapcore.Core
+		accessLog bool
+	}{
+		{"every_request", nil, nil, true},
+		{"every_request_no_access_log", nil, nil, false},
+		{"log_limit_100_1s", &LogLimit{Lines: 100, Interval: caddy.Duration(time.Second)}, nil, true},
+		{"caddy_sampling", nil, func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, time.Second, 100, 100)
+		}, true},
+		{"off", nil, func(zapcore.Core) zapcore.Core { return zapcore.NewNopCore() }, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			h := &Handler{Registers: registers(reg), LogLimit: bc.limit}
+			provisionHandler(b, h)
+			f, err := os.Create(filepath.Join(b.TempDir(), "georestrict.log"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer f.Close()
+			core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), f, zap.InfoLevel)
+			if bc.core != nil {
+				core = bc.core(core)
+			}
+			h.logger = zap.New(core).Named("http.handlers.geo_restrict")
+			if h.logLimit != nil {
+				h.logLimit.logger = h.logger
+			}
+			r, _ := newRequest(http.MethodGet, "/someuser/status/123", ipRussia)
+			srv := &caddyhttp.Server{}
+			if bc.accessLog {
+				srv.Logs = &caddyhttp.ServerLogConfig{}
+			}
+			r = r.WithContext(context.WithValue(r.Context(), caddyhttp.ServerCtxKey, srv))
+			w := discardWriter{header: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				caddyhttp.SetVar(r.Context(), "uuid", nil) // a new request id, as for a new request
+				_ = h.ServeHTTP(w, r, noopHandler{})
+			}
+			b.StopTimer()
+			if st, err := f.Stat(); err == nil {
+				b.ReportMetric(float64(st.Size())/float64(b.N), "log-B/op")
+			}
+		})
+	}
+}

@@ -170,10 +170,10 @@ func protoClients(t *testing.T) []protoClient {
 	}
 }
 
-// answer is what a client got: the final response's header, the
+// fetched is what a client got: the final response's header, the
 // informational responses' headers, the body's first line (the post it
 // served) and the rest.
-type answer struct {
+type fetched struct {
 	status        int
 	header        http.Header
 	informational []http.Header
@@ -183,9 +183,9 @@ type answer struct {
 // fetch asks host for path from clientIP (by X-Forwarded-For). It reads
 // the body's first line, then releases the streaming upstream, then reads
 // the rest.
-func (a *cacheApps) fetch(t *testing.T, pc protoClient, host, target, clientIP string) answer {
+func (a *cacheApps) fetch(t *testing.T, pc protoClient, host, target, clientIP string) fetched {
 	t.Helper()
-	var ans answer
+	var ans fetched
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 		ans.informational = append(ans.informational, http.Header(h).Clone())
 		return nil
@@ -237,7 +237,7 @@ func TestIntegrationSharedCacheGuard(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			for _, app := range cacheAppNames {
 				t.Run(app, func(t *testing.T) {
-					get := func(mode, path, ip string) answer {
+					get := func(mode, path, ip string) fetched {
 						t.Helper()
 						ans := apps.fetch(t, pc, app+"."+mode+".test", path, ip)
 						if ans.status != http.StatusOK || ans.first != "post "+path+"\n" {

@@ -53,6 +53,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //		dry_run
 //		page            <file>
 //		log_client_ip
+//		log_limit       <lines> <interval>
 //		throttle_burst  <size>
 //		shared_cache    allow|guard
 //	}
@@ -172,6 +173,26 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.LogClientIP = true
+		case "log_limit":
+			if h.LogLimit != nil {
+				return d.Errf("log_limit: given more than once")
+			}
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Errf("log_limit: want <lines> <interval>, such as log_limit 100 1m")
+			}
+			lines, err := strconv.Atoi(args[0])
+			if err != nil {
+				return d.Errf("log_limit: lines: want a whole number, got %q", args[0])
+			}
+			interval, err := caddy.ParseDuration(args[1])
+			if err != nil {
+				return d.Errf("log_limit: interval: %v", err)
+			}
+			h.LogLimit = &LogLimit{Lines: lines, Interval: caddy.Duration(interval)}
+			if err := h.LogLimit.check(); err != nil {
+				return d.Errf("log_limit: %v", err)
+			}
 		default:
 			return d.Errf("unrecognized geo_restrict subdirective %q", d.Val())
 		}

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -9,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -422,37 +425,47 @@ func TestHandlerUnknownCountry(t *testing.T) {
 
 func TestHandlerLogLine(t *testing.T) {
 	for _, logIP := range []bool{false, true} {
-		t.Run("log_client_ip="+map[bool]string{false: "off", true: "on"}[logIP], func(t *testing.T) {
-			h := newTestHandler(t, func(h *Handler) { h.LogClientIP = logIP })
-			core, logs := observer.New(zap.InfoLevel)
-			h.logger = zap.New(core)
-			var requestID string
-			for _, target := range []string{"/someuser/status/123", "/someuser/status/9"} {
-				r, repl := newRequest("GET", target, ipRussia)
-				if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
-					t.Fatal(err)
+		for _, accessLog := range []bool{false, true} {
+			t.Run(fmt.Sprintf("log_client_ip=%v,access_log=%v", logIP, accessLog), func(t *testing.T) {
+				h := newTestHandler(t, func(h *Handler) { h.LogClientIP = logIP })
+				core, logs := observer.New(zap.InfoLevel)
+				h.logger = zap.New(core)
+				srv := &caddyhttp.Server{}
+				if accessLog {
+					srv.Logs = &caddyhttp.ServerLogConfig{}
 				}
-				if requestID == "" {
-					requestID, _ = repl.GetString("http.request.uuid")
+				var withheld *caddy.Replacer
+				for _, target := range []string{"/someuser/status/123", "/someuser/status/9"} {
+					r, repl := newRequest("GET", target, ipRussia)
+					r = r.WithContext(context.WithValue(r.Context(), caddyhttp.ServerCtxKey, srv))
+					if err := h.ServeHTTP(httptest.NewRecorder(), r, &nextHandler{}); err != nil {
+						t.Fatal(err)
+					}
+					if withheld == nil {
+						withheld = repl
+					}
 				}
-			}
-			if logs.Len() != 1 {
-				t.Fatalf("logged %d lines for one enforced and one allowed request, want 1: %v", logs.Len(), logs.All())
-			}
-			fields := logs.All()[0].ContextMap()
-			for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123",
-				"reference": "2-1687/2024", "request_id": requestID} {
-				if fields[k] != want {
-					t.Errorf("field %s = %v, want %v", k, fields[k], want)
+				requestID, _ := withheld.GetString("http.request.uuid") // made by the handler, or now
+				if logs.Len() != 1 {
+					t.Fatalf("logged %d lines for one enforced and one allowed request, want 1: %v", logs.Len(), logs.All())
 				}
-			}
-			if requestID == "" {
-				t.Error("the request has no uuid")
-			}
-			if _, has := fields["client_ip"]; has != logIP {
-				t.Errorf("client_ip logged: %v, want %v", has, logIP)
-			}
-		})
+				fields := logs.All()[0].ContextMap()
+				for k, want := range map[string]any{"order": "rkn-1", "country": "RU", "action": "block", "path": "/someuser/status/123",
+					"reference": "2-1687/2024"} {
+					if fields[k] != want {
+						t.Errorf("field %s = %v, want %v", k, fields[k], want)
+					}
+				}
+				// With an access log, the line carries the request's uuid,
+				// which the access log carries too; without, no id is made.
+				if id, has := fields["request_id"]; has != accessLog || (accessLog && (requestID == "" || id != requestID)) {
+					t.Errorf("request_id = %v (present: %v), the request's uuid %q; want it exactly when there is an access log", id, has, requestID)
+				}
+				if _, has := fields["client_ip"]; has != logIP {
+					t.Errorf("client_ip logged: %v, want %v", has, logIP)
+				}
+			})
+		}
 	}
 }
 

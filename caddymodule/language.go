@@ -155,7 +155,11 @@ var languages = []*language{english, russian}
 // one that names no supported language, gets the default, English.
 func negotiateLanguage(header string) *language {
 	best, bestQ := languages[0], 0.0
-	for tag, q := range weighted(header) {
+	for l := weightedList(header); ; {
+		tag, q, ok := l.next()
+		if !ok {
+			return best
+		}
 		if q <= 0 || q <= bestQ {
 			continue
 		}
@@ -173,7 +177,6 @@ func negotiateLanguage(header string) *language {
 			}
 		}
 	}
-	return best
 }
 
 // pageText is the built-in answer's text in one language, for one notice.

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,10 +40,12 @@ type liveRegister struct {
 	logger    *zap.Logger
 	sources   []*liveSource
 
-	current atomic.Pointer[blocklist.Register]
+	current atomic.Pointer[registerVersion]
 
-	// mu serialises loads, and guards the sources' state below.
-	mu sync.Mutex
+	// loading serialises loads; mu guards the sources' state, and is held only briefly, so
+	// that the status endpoint and the metrics never wait for a load.
+	loading sync.Mutex
+	mu      sync.Mutex
 
 	stop     context.CancelFunc
 	watchers sync.WaitGroup
@@ -53,7 +57,7 @@ type liveSource struct {
 	src     *source.Source
 	refresh time.Duration
 
-	// Under liveRegister.mu.
+	// Under liveRegister.mu (and written under liveRegister.loading too).
 	version     *source.Version // in force
 	orders      int             // of version
 	appliedAt   time.Time       // when version was put in force
@@ -187,7 +191,7 @@ func newLiveRegister(ctx caddy.Context, s liveSettings, logger *zap.Logger) (*li
 			return nil, fmt.Errorf("register %s: %w; raise max_shrink to apply it", ls.src, err)
 		}
 	}
-	lr.current.Store(reg)
+	lr.put(reg)
 	now := time.Now()
 	for i, ls := range lr.sources {
 		ls.version, ls.orders, ls.appliedAt, ls.loadTook, ls.lastChecked = versions[i], census[i].Orders, now, now.Sub(start), now
@@ -209,9 +213,13 @@ func newLiveRegister(ctx caddy.Context, s liveSettings, logger *zap.Logger) (*li
 }
 
 // snapshotDir is where sources keep versions too large for memory: Caddy's data directory,
-// on disk (os.TempDir may be memory).
+// on disk (os.TempDir may be memory), made when it is missing; os.TempDir if it cannot be.
 func snapshotDir() string {
-	return caddy.AppDataDir() + "/georestrict/tmp"
+	dir := filepath.Join(caddy.AppDataDir(), "georestrict", "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return os.TempDir()
+	}
+	return dir
 }
 
 // load loads the register from one version of each source.
@@ -231,8 +239,32 @@ func (lr *liveRegister) load(ctx context.Context, versions []*source.Version) (*
 	return blocklist.Load(ctx, sources, lr.opts)
 }
 
-// current returns the register in force.
-func (lr *liveRegister) register() *blocklist.Register { return lr.current.Load() }
+// registerVersion is a register put in force, with a number that no other register of the
+// process ever gets: what is derived from one register (rendered answers, see answers.go) is
+// keyed by it, and never outlives it in meaning, without keeping the register itself alive.
+type registerVersion struct {
+	reg *blocklist.Register
+	gen uint64
+}
+
+// registerGenerations numbers every register any live register puts in force.
+var registerGenerations atomic.Uint64
+
+// put puts reg in force.
+func (lr *liveRegister) put(reg *blocklist.Register) {
+	lr.current.Store(&registerVersion{reg: reg, gen: registerGenerations.Add(1)})
+}
+
+// register returns the register in force; nil before the first is.
+func (lr *liveRegister) register() *blocklist.Register {
+	if v := lr.current.Load(); v != nil {
+		return v.reg
+	}
+	return nil
+}
+
+// version returns the register in force and its generation.
+func (lr *liveRegister) version() *registerVersion { return lr.current.Load() }
 
 // onEvent handles what a source's watcher reports.
 func (lr *liveRegister) onEvent(ctx context.Context, i int, e source.Event) {
@@ -282,23 +314,35 @@ func (lr *liveRegister) checkNow(ctx context.Context) error {
 // of the source's orders than max_shrink allows (then v is held back until an operator
 // applies it). It takes v over: v is released when it is no longer needed.
 func (lr *liveRegister) apply(ctx context.Context, i int, v *source.Version, checkShrink bool) error {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
+	lr.loading.Lock()
+	defer lr.loading.Unlock()
+	err := lr.applyLocked(ctx, i, v, checkShrink)
+	if err != nil && !errors.Is(err, errHeldBack) {
+		_ = v.Release()
+	}
+	return err
+}
+
+// applyLocked is apply, with lr.loading held; it releases nothing that fails to load.
+func (lr *liveRegister) applyLocked(ctx context.Context, i int, v *source.Version, checkShrink bool) error {
 	ls := lr.sources[i]
+	lr.mu.Lock()
 	versions := make([]*source.Version, len(lr.sources))
 	for j, o := range lr.sources {
 		versions[j] = o.version
 	}
+	lr.mu.Unlock()
 	versions[i] = v
 	start := time.Now()
 	reg, err := lr.load(ctx, versions)
 	if err != nil {
-		_ = v.Release()
 		if ctx.Err() != nil {
 			return err // stopping, not failing
 		}
+		lr.mu.Lock()
 		ls.failures++
 		ls.lastErr, ls.lastErrAt = err.Error(), time.Now()
+		lr.mu.Unlock()
 		lr.logger.Error("register version refused; the version in force stays",
 			zap.String("source", ls.src.String()), zap.String("version", shortHash(v.Hash)), zap.Error(err))
 		return err
@@ -306,17 +350,20 @@ func (lr *liveRegister) apply(ctx context.Context, i int, v *source.Version, che
 	orders := reg.Census()[i].Orders
 	if checkShrink {
 		if err := lr.checkShrink(ls, orders); err != nil {
+			lr.mu.Lock()
 			if ls.held != nil && ls.held != v {
 				_ = ls.held.Release()
 			}
 			ls.held, ls.heldReason, ls.heldAt = v, err.Error(), time.Now()
+			lr.mu.Unlock()
 			lr.logger.Warn("register version held back; apply it with POST /geo_restrict/apply or raise max_shrink",
 				zap.String("source", ls.src.String()), zap.String("version", shortHash(v.Hash)), zap.Error(err))
 			return fmt.Errorf("register %s: %w", ls.src, err)
 		}
 	}
+	lr.mu.Lock()
 	old := ls.version
-	lr.current.Store(reg)
+	lr.put(reg)
 	ls.version, ls.orders, ls.appliedAt, ls.loadTook = v, orders, time.Now(), time.Since(start)
 	if ls.held != nil {
 		if ls.held != v {
@@ -324,29 +371,32 @@ func (lr *liveRegister) apply(ctx context.Context, i int, v *source.Version, che
 		}
 		ls.held, ls.heldReason = nil, ""
 	}
+	lr.mu.Unlock()
 	if old != nil && old != v {
 		_ = old.Release()
 	}
 	lr.applied(ctx, ls)
-	lr.logLoaded(reg, ls.loadTook)
+	lr.logLoaded(reg, time.Since(start))
 	return nil
 }
 
-// applyHeld puts a source's held-back version in force: an operator's decision.
+// applyHeld puts a source's held-back version in force: an operator's decision. If it fails
+// to load after all, it stays held back.
 func (lr *liveRegister) applyHeld(ctx context.Context, location string) error {
+	lr.loading.Lock()
+	defer lr.loading.Unlock()
 	lr.mu.Lock()
 	i, v := -1, (*source.Version)(nil)
 	for j, ls := range lr.sources {
-		if ls.cfg.Path == location && ls.held != nil {
+		if (ls.cfg.Path == location || ls.src.String() == location) && ls.held != nil {
 			i, v = j, ls.held
-			ls.held = nil
 		}
 	}
 	lr.mu.Unlock()
 	if v == nil {
 		return fmt.Errorf("no version of %q is held back", location)
 	}
-	return lr.apply(ctx, i, v, false)
+	return lr.applyLocked(ctx, i, v, false)
 }
 
 // checkShrink refuses a version of ls with orders orders that drops more than max_shrink of
@@ -418,6 +468,8 @@ func (lr *liveRegister) Destruct() error {
 		lr.stop()
 	}
 	lr.watchers.Wait()
+	lr.loading.Lock()
+	defer lr.loading.Unlock()
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for _, ls := range lr.sources {
@@ -454,58 +506,3 @@ func (a *orderMemory) set(location string, n int) {
 }
 
 func shortHash(h string) string { return h[:min(len(h), 12)] }
-
-// sourceStatus is what is known of one register source: for the status endpoint and the
-// metrics.
-type sourceStatus struct {
-	Source      string        `json:"source"`
-	Kind        string        `json:"kind"` // file or url
-	Version     string        `json:"version"`
-	Size        int64         `json:"size"`
-	FromStorage bool          `json:"from_storage,omitempty"`
-	Fetched     time.Time     `json:"fetched"`
-	AppliedAt   time.Time     `json:"applied_at"`
-	LoadTook    time.Duration `json:"load_duration_ns"`
-	LastChecked time.Time     `json:"last_checked"`
-	Orders      int           `json:"orders"`
-	Failures    int           `json:"failures"`
-	LastError   string        `json:"last_error,omitempty"`
-	LastErrorAt *time.Time    `json:"last_error_at,omitempty"`
-	HeldBack    *heldStatus   `json:"held_back,omitempty"`
-}
-
-// heldStatus is a version held back by max_shrink.
-type heldStatus struct {
-	Version string    `json:"version"`
-	Reason  string    `json:"reason"`
-	Since   time.Time `json:"since"`
-}
-
-// status snapshots the sources' state.
-func (lr *liveRegister) status() []sourceStatus {
-	lr.mu.Lock()
-	defer lr.mu.Unlock()
-	out := make([]sourceStatus, len(lr.sources))
-	for i, ls := range lr.sources {
-		s := sourceStatus{
-			Source: ls.src.String(), Kind: "file",
-			AppliedAt: ls.appliedAt, LoadTook: ls.loadTook, LastChecked: ls.lastChecked,
-			Orders: ls.orders, Failures: ls.failures, LastError: ls.lastErr,
-		}
-		if ls.cfg.isURL() {
-			s.Kind = "url"
-		}
-		if v := ls.version; v != nil {
-			s.Version, s.Size, s.FromStorage, s.Fetched = v.Hash, v.Size, v.FromStorage, v.Fetched
-		}
-		if ls.lastErr != "" {
-			at := ls.lastErrAt
-			s.LastErrorAt = &at
-		}
-		if ls.held != nil {
-			s.HeldBack = &heldStatus{Version: ls.held.Hash, Reason: ls.heldReason, Since: ls.heldAt}
-		}
-		out[i] = s
-	}
-	return out
-}

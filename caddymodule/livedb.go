@@ -187,28 +187,27 @@ func (ld *liveDatabase) Destruct() error {
 	return nil
 }
 
-// databaseStatus is what is known of a country database: for the status endpoint and the
-// metrics.
-type databaseStatus struct {
-	Name        string     `json:"name"`
-	Type        string     `json:"type"`
-	Embedded    bool       `json:"embedded,omitempty"`
-	Built       time.Time  `json:"built"`
+// liveDatabaseState is what became of a live database's files: for the status endpoint and
+// the metrics.
+type liveDatabaseState struct {
 	LoadedAt    time.Time  `json:"loaded_at"`
 	Version     string     `json:"version,omitempty"`
+	Refresh     string     `json:"refresh"`
 	Unknown     float64    `json:"unknown_share"`
 	Failures    int        `json:"failures"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
-func (ld *liveDatabase) status() databaseStatus {
+func (ld *liveDatabase) state() liveDatabaseState {
 	ld.mu.Lock()
 	defer ld.mu.Unlock()
-	info := ld.database().Info()
-	s := databaseStatus{
-		Name: info.Name, Type: info.DatabaseType, Embedded: info.Embedded, Built: info.BuildTime,
+	s := liveDatabaseState{
 		LoadedAt: ld.loadedAt, Unknown: ld.unknown, Failures: ld.failures, LastError: ld.lastErr,
+		Refresh: "off",
+	}
+	if ld.src != nil && ld.refresh > 0 {
+		s.Refresh = ld.refresh.String()
 	}
 	s.Version = ld.hash
 	if ld.lastErr != "" {

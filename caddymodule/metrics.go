@@ -120,17 +120,6 @@ func countryLabel(country string) string {
 	return country
 }
 
-// enforced counts a request that an order applied to; a dry run is a
-// result of its own, since nothing was enforced.
-func (m *metrics) enforced(country string, action blocklist.Action, dryRun bool) {
-	if dryRun {
-		m.dryRunCount.Inc()
-	} else {
-		m.enforcedCount.Inc()
-	}
-	m.enforcedVec.WithLabelValues(countryLabel(country), action.String(), strconv.FormatBool(dryRun)).Inc()
-}
-
 // observeRegister reports the orders of reg, which a handler enforces with
 // the given register files and hosts, in dry run or not.
 func (m *metrics) observeRegister(registers string, hosts []string, dryRun bool, reg *liveRegister) {

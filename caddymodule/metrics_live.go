@@ -70,27 +70,28 @@ func (c *liveCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	for lr := range c.registers {
-		for _, s := range lr.status() {
-			gauge(sourceOrdersDesc, float64(s.Orders), lr.id, s.Source)
-			gauge(sourceAppliedDesc, float64(s.AppliedAt.UnixNano())/1e9, lr.id, s.Source)
-			gauge(sourceLoadDesc, s.LoadTook.Seconds(), lr.id, s.Source)
-			counter(sourceFailuresDesc, float64(s.Failures), lr.id, s.Source)
+		st := lr.status()
+		for _, s := range st.Sources {
+			gauge(sourceOrdersDesc, float64(s.Orders), lr.id, s.Location)
+			gauge(sourceAppliedDesc, float64(s.Applied.UnixNano())/1e9, lr.id, s.Location)
+			gauge(sourceLoadDesc, s.LoadSeconds, lr.id, s.Location)
+			counter(sourceFailuresDesc, float64(s.Failures), lr.id, s.Location)
 			held := 0.0
 			if s.HeldBack != nil {
 				held = 1
 			}
-			gauge(sourceHeldDesc, held, lr.id, s.Source)
-			gauge(sourceInfoDesc, 1, lr.id, s.Source, shortHash(s.Version), s.Kind, boolLabel(s.FromStorage))
+			gauge(sourceHeldDesc, held, lr.id, s.Location)
+			gauge(sourceInfoDesc, 1, lr.id, s.Location, shortHash(s.Version), s.Kind, boolLabel(s.FromStorage))
 		}
-		for reason, n := range lr.register().Stats().Unenforced {
+		for reason, n := range st.Unenforced {
 			gauge(unenforcedDesc, float64(n), lr.id, reason)
 		}
 	}
 	for ld := range c.databases {
-		s, refresh := ld.status(), ld.refresh.String()
-		gauge(databaseBuiltDesc, float64(s.Built.Unix()), s.Name, refresh)
-		gauge(databaseLoadedDesc, float64(s.LoadedAt.UnixNano())/1e9, s.Name, refresh)
-		counter(databaseFailuresDesc, float64(s.Failures), s.Name, refresh)
+		s, info := ld.state(), ld.database().Info()
+		gauge(databaseBuiltDesc, float64(info.BuildTime.Unix()), info.Name, s.Refresh)
+		gauge(databaseLoadedDesc, float64(s.LoadedAt.UnixNano())/1e9, info.Name, s.Refresh)
+		counter(databaseFailuresDesc, float64(s.Failures), info.Name, s.Refresh)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"html/template"
-	"iter"
 	"net/http"
 	"slices"
 	"strconv"
@@ -75,86 +74,69 @@ type pageData struct {
 	Text pageText
 }
 
-// withhold answers 451 Unavailable For Legal Reasons (RFC 7725) with a body
-// in the form the client prefers (an HTML page for browsers, JSON for API
-// clients, plain text otherwise) and in the language it prefers.
-func (h *Handler) withhold(w http.ResponseWriter, r *http.Request, country string, order *blocklist.Order) error {
-	lang := negotiateLanguage(r.Header.Get("Accept-Language"))
+// notice is what the answer to a request for path tells a client in
+// country about order o, in lang.
+func (h *Handler) notice(o *blocklist.Order, country string, lang *language, path string) Notice {
 	n := Notice{
-		OrderID:   order.ID,
+		OrderID:   o.ID,
 		Country:   country,
-		Target:    order.Target.String(),
-		Kind:      targetKind(order.Target.Kind),
+		Target:    o.Target.String(),
+		Kind:      targetKind(o.Target.Kind),
 		Language:  lang.code,
-		Authority: order.Authority,
-		Reference: order.Reference,
-		NoticeURL: order.Notice,
-		Reason:    order.Reason,
+		Authority: o.Authority,
+		Reference: o.Reference,
+		NoticeURL: o.Notice,
+		Reason:    o.Reason,
 		BlockedBy: h.BlockedBy,
-		Path:      r.URL.Path,
+		Path:      path,
 	}
 	if country != "" {
 		n.CountryName = iso3166.Name(country, lang.code)
 	}
-	if !order.End.IsZero() {
-		end := order.End
+	if !o.End.IsZero() {
+		end := o.End
 		n.Until = &end
 	}
-	everywhere := slices.Contains(order.Countries, "*")
+	return n
+}
 
-	var body bytes.Buffer
-	var contentType string
-	// A custom page is in whatever language its author wrote it in.
-	contentLanguage := lang.code
-	switch negotiate(r.Header.Get("Accept")) {
+// renderBody renders the body of the 451 answer (RFC 7725) for notice n of
+// order o in format f: an HTML page for browsers, JSON for API clients,
+// plain text otherwise, in lang (a custom page is in whatever language its
+// author wrote it in, and gets no Content-Language).
+func (h *Handler) renderBody(o *blocklist.Order, n Notice, f format, lang *language) (body []byte, contentType, contentLanguage string) {
+	everywhere := slices.Contains(o.Countries, "*")
+	var b bytes.Buffer
+	contentLanguage = lang.code
+	switch f {
 	case formatJSON:
 		contentType = "application/json"
-		_ = json.NewEncoder(&body).Encode(struct {
+		_ = json.NewEncoder(&b).Encode(struct {
 			Status int    `json:"status"`
 			Error  string `json:"error"`
 			Order  Notice `json:"order"`
 		}{http.StatusUnavailableForLegalReasons, "unavailable_for_legal_reasons", n})
+		return b.Bytes(), contentType, contentLanguage
 	case formatHTML:
-		contentType = "text/html; charset=utf-8"
 		var err error
 		if h.page == defaultPage {
-			err = h.page.Execute(&body, pageData{n, lang.texts(n, order.Target, everywhere)})
+			err = h.page.Execute(&b, pageData{n, lang.texts(n, o.Target, everywhere)})
 		} else {
-			err = h.page.Execute(&body, n)
-			contentLanguage = ""
+			err = h.page.Execute(&b, n)
 		}
-		if err != nil {
-			// A broken custom page must not leak the content: fall back
-			// to the text answer, and say why in the log.
-			h.logger.Error("rendering the 451 page", zap.Error(err))
-			body.Reset()
-			contentType = "text/plain; charset=utf-8"
-			contentLanguage = lang.code
-			writeText(&body, n, lang.texts(n, order.Target, everywhere))
+		if err == nil {
+			if h.page != defaultPage {
+				contentLanguage = ""
+			}
+			return b.Bytes(), "text/html; charset=utf-8", contentLanguage
 		}
-	default:
-		contentType = "text/plain; charset=utf-8"
-		writeText(&body, n, lang.texts(n, order.Target, everywhere))
+		// A broken custom page must not leak the content: fall back to
+		// the text answer, and say why in the log.
+		h.logger.Error("rendering the 451 page", zap.String("order", o.ID), zap.Error(err))
+		b.Reset()
 	}
-
-	hdr := w.Header()
-	if h.linkValue != "" {
-		hdr.Add("Link", h.linkValue)
-	}
-	hdr.Set("Content-Type", contentType)
-	if contentLanguage != "" {
-		hdr.Set("Content-Language", contentLanguage)
-	}
-	hdr.Set("Content-Length", strconv.Itoa(body.Len()))
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Add("Vary", "Accept, Accept-Language")
-	w.WriteHeader(http.StatusUnavailableForLegalReasons)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	_, err := w.Write(body.Bytes())
-	return err
+	writeText(&b, n, lang.texts(n, o.Target, everywhere))
+	return b.Bytes(), "text/plain; charset=utf-8", contentLanguage
 }
 
 // targetKind names what a target withholds, in a word.
@@ -203,17 +185,21 @@ const (
 // unmatched header gets plain text.
 func negotiate(accept string) format {
 	best, bestQ := formatText, 0.0
-	for mediaType, q := range weighted(accept) {
+	for l := weightedList(accept); ; {
+		mediaType, q, ok := l.next()
+		if !ok {
+			return best
+		}
 		if q <= 0 {
 			continue
 		}
 		var f format
-		switch mt := strings.ToLower(mediaType); {
-		case mt == "text/html" || mt == "application/xhtml+xml":
+		switch mt := mediaType; {
+		case strings.EqualFold(mt, "text/html") || strings.EqualFold(mt, "application/xhtml+xml"):
 			f = formatHTML
-		case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+		case strings.EqualFold(mt, "application/json") || hasSuffixFold(mt, "+json"):
 			f = formatJSON
-		case mt == "text/plain" || mt == "text/*" || mt == "*/*":
+		case strings.EqualFold(mt, "text/plain") || strings.EqualFold(mt, "text/*") || mt == "*/*":
 			f = formatText
 		default:
 			continue
@@ -222,28 +208,32 @@ func negotiate(accept string) format {
 			best, bestQ = f, q
 		}
 	}
-	return best
 }
 
-// weighted yields the elements of a header of weighted values (Accept,
-// Accept-Language: RFC 9110, section 12.4.2), each without its parameters and
-// with its quality value: 1 unless a "q" parameter says otherwise.
-func weighted(header string) iter.Seq2[string, float64] {
-	return func(yield func(string, float64) bool) {
-		for part := range strings.SplitSeq(header, ",") {
-			value, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-			q := 1.0
-			for param := range strings.SplitSeq(params, ";") {
-				k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-						q = f
-					}
-				}
-			}
-			if !yield(strings.TrimSpace(value), q) {
-				return
+// weightedList reads the elements of a header of weighted values (Accept,
+// Accept-Language: RFC 9110, section 12.4.2) one at a time, with no
+// allocation, for it runs on every withheld request.
+type weightedList string
+
+// next returns the next element without its parameters, and its quality
+// value: 1 unless a "q" parameter says otherwise. ok is false at the end.
+func (l *weightedList) next() (value string, q float64, ok bool) {
+	if *l == "" {
+		return "", 0, false
+	}
+	part, rest, _ := strings.Cut(string(*l), ",")
+	*l = weightedList(rest)
+	value, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+	q = 1
+	for params != "" {
+		var param string
+		param, params, _ = strings.Cut(params, ";")
+		k, v, ok := strings.Cut(strings.TrimSpace(param), "=")
+		if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				q = f
 			}
 		}
 	}
+	return strings.TrimSpace(value), q, true
 }

@@ -103,6 +103,11 @@ func (h *Handler) parseSettings() (s settings, err error) {
 	default:
 		return s, fmt.Errorf("shared_cache: must be allow or guard, got %q", h.SharedCache)
 	}
+	if h.LogLimit != nil {
+		if err := h.LogLimit.check(); err != nil {
+			return s, fmt.Errorf("log_limit: %w", err)
+		}
+	}
 	if h.ThrottleBurst < 0 {
 		return s, fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
 	}
