@@ -17,9 +17,9 @@
 // loopback, documentation ranges, ...) without consulting the database.
 // IPv4 addresses are answered from a table of the IPv4 space that Open
 // compiles from the database's search tree (a word per /16, then the runs
-// inside the /16s that have more than one answer; 1.6 MB for the embedded
-// database), which gives the same answers as walking the tree with a
-// fraction of the memory reads; IPv6 addresses walk the tree.
+// inside the /16s that have more than one answer), which gives the same
+// answers as walking the tree with a fraction of the memory reads; IPv6
+// addresses walk the tree.
 //
 // [OpenDefault] opens a database embedded in the binary (see package
 // defaultdb and [DefaultAttribution]). It is built from registry data and is

@@ -65,9 +65,9 @@ func FuzzCountry(f *testing.F) {
 
 // FuzzOpenBytes feeds damaged database files to OpenBytes: opening must fail
 // cleanly or yield a database whose lookups neither panic nor return
-// anything but "" or a code, and whose IPv4 table, if it has one, answers
-// what its search tree does. Country databases come from downloads, which
-// can be cut short or corrupted.
+// anything but "" or a code, whose IPv4 table, if it has one, answers what
+// its search tree does, and which Check can vet. Country databases come from
+// downloads, which can be cut short or corrupted.
 func FuzzOpenBytes(f *testing.F) {
 	networks := map[string]string{
 		"81.2.69.0/24":  "GB",
@@ -107,5 +107,8 @@ func FuzzOpenBytes(f *testing.F) {
 				t.Fatalf("Country(%s) = %q, but the tree walk answers %q", ip, got, tree)
 			}
 		}
+		// Check vets files like these before they replace a sound one: it
+		// must come back, with an error or without.
+		_, _ = db.Check()
 	})
 }

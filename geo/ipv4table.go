@@ -2,6 +2,7 @@ package geo
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"github.com/oschwald/maxminddb-golang/v2"
 
@@ -68,6 +69,38 @@ func (t *ipv4Table) country(a [4]byte) string {
 	return codeString(uint16(runs[lo-1]))
 }
 
+// firstOther returns the first address in [first, last] whose answer is not
+// code, and its answer; found is false when the whole range answers code.
+func (t *ipv4Table) firstOther(first, last uint32, code uint16) (at uint32, other uint16, found bool) {
+	for h := first >> 16; ; h++ {
+		lo, hi := max(first, h<<16), min(last, h<<16|0xffff)
+		b := t.buckets[h]
+		if b&uniformBucket != 0 {
+			if c := uint16(b); c != code {
+				return lo, c, true
+			}
+		} else {
+			n := t.runs[b]
+			runs := t.runs[b+1 : b+1+n]
+			// From the run that holds lo (as in country) to the last that
+			// starts at or before hi.
+			i, _ := slices.BinarySearch(runs[1:], lo<<16|0xffff)
+			for _, r := range runs[i:] {
+				start := h<<16 | r>>16
+				if start > hi {
+					break
+				}
+				if c := uint16(r); c != code {
+					return max(start, lo), c, true
+				}
+			}
+		}
+		if h == last>>16 {
+			return 0, 0, false
+		}
+	}
+}
+
 // size is the memory the table holds, in bytes.
 func (t *ipv4Table) size() int {
 	return 4*len(t.buckets) + 4*cap(t.runs)
@@ -78,10 +111,13 @@ func (t *ipv4Table) size() int {
 // the answer of the record at a data section offset. It returns nil when the
 // tree cannot be compiled: a record size the reader does not know (every
 // lookup then fails, which the tree walk reports as "unknown"), or a damaged
-// tree whose walk reaches a node more than once. A sound tree has each node
-// below one parent; a damaged file whose records point back up the tree can
-// describe billions of networks, and a table of them would take as long to
-// build. Such a file answers IPv4 lookups from the tree, as before.
+// tree whose walk visits more nodes than the tree has, which only one that
+// reaches some node more than once can. A sound tree has each node below one
+// parent; a damaged file whose records point back up the tree can describe
+// billions of networks, and a table of them would take as long to build.
+// Such a file answers IPv4 lookups from the tree, and Check refuses it.
+// Visiting each node at most once bounds the time and memory of a build by
+// the size of the file, whatever it holds.
 func buildIPv4Table(tree []byte, md maxminddb.Metadata, dataSize uint, code func(offset uint) string) *ipv4Table {
 	read := nodeReader(md.RecordSize)
 	if read == nil {

@@ -17,13 +17,6 @@ import (
 	"github.com/georestrict/caddy-georestrict/geo/defaultdb"
 )
 
-// addr4 returns the IPv4 address with the value v.
-func addr4(v uint32) netip.Addr {
-	var b [4]byte
-	binary.BigEndian.PutUint32(b[:], v)
-	return netip.AddrFrom4(b)
-}
-
 // sameAnswer fails the test when the table and the tree walk answer the
 // IPv4 address v differently. Both are asked for every address, public or
 // not: the table covers the whole IPv4 space, whatever Country then filters.
@@ -270,6 +263,9 @@ func TestIPv4TableGenerated(t *testing.T) {
 				t.Fatalf("schema %s, want %s", db.schema, d.schema)
 			}
 			checkBoundaries(t, db)
+			if _, err := db.Check(); err != nil {
+				t.Fatalf("Check: %v", err)
+			}
 			// The generated networks themselves, whatever the tree made of them.
 			for _, n := range nets {
 				first := binary.BigEndian.Uint32(n.prefix.Addr().AsSlice())
@@ -452,5 +448,8 @@ func FuzzIPv4TableBuild(f *testing.F) {
 		}
 		db := openBytes(t, d.String(), d.build(t, nets))
 		checkBoundaries(t, db)
+		if _, err := db.Check(); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
 	})
 }
