@@ -22,14 +22,16 @@ import (
 // with the same treatment of empty, invalid and out-of-range records), and
 // reading each record with the same code as the walk does.
 type ipv4Table struct {
+	// runs holds, for each /16 with more than one answer, a count n followed
+	// by n words start<<16|code: the low 16 bits of the address where the
+	// run starts, and its answer. They are sorted, the first starts at 0.
+	// It comes first: the garbage collector scans an object up to its last
+	// pointer, and this is the only one.
+	runs []uint32
 	// buckets has one word per /16, indexed by the address's top 16 bits:
 	// uniformBucket|code when the whole /16 has one answer, else the offset
 	// in runs of the /16's runs.
 	buckets [1 << 16]uint32
-	// runs holds, for each /16 with more than one answer, a count n followed
-	// by n words start<<16|code: the low 16 bits of the address where the
-	// run starts, and its answer. They are sorted, the first starts at 0.
-	runs []uint32
 }
 
 // uniformBucket marks a bucket that holds an answer rather than an offset.
