@@ -383,12 +383,18 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 					t.Errorf("load error lacks %q:\n%v", s, err)
 				}
 			}
-			// Refused, not crashed: Caddy still answers.
-			res, err := http.Get("http://localhost:2999/config/")
+			// Refused, not crashed: Caddy still answers. Every load, even
+			// a refused one, replaces the admin server, which closes the
+			// old one's idle connections: ask on a new connection.
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			res, err := client.Get("http://localhost:2999/config/")
 			if err != nil {
 				t.Fatalf("Caddy is gone after the refused config: %v", err)
 			}
 			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("Caddy's admin API answers %d after the refused config", res.StatusCode)
+			}
 		})
 	}
 }
