@@ -643,7 +643,7 @@ throttle_side() {
 slow_field() { sed -E "s/.*[ ]$1=([0-9.]+).*/\\1/" <<<"$2"; }
 
 run_start=$SECONDS
-pair respond-allow-many "respond, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-allow-many "respond, allowed, many client IPs" 0.98 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-heap "respond, allowed, many client IPs, heap-matched baseline" 0.97 1.10 many-mixed "$allowed_path" 0 "$heap_respond" "$gw_respond"
 pair respond-allow-ru "respond, allowed, many RU IPs" 0.97 1.10 many-ru "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
