@@ -24,6 +24,11 @@
 #   GOBENCH=0         1: also run the Go benchmarks; only: run nothing else
 #   GOBENCH_COUNT=6   -count of the Go benchmarks
 #   GOBENCH_BASE=     an earlier Go benchmark output to compare with, by benchstat
+#   THROTTLE_UPLOADS=5000  concurrent slow uploads of the throttle scenario
+#   THROTTLE_KIB=16   their rate, KiB/s (the gateway's throttle order)
+#   THROTTLE_BURST=   the gateway's throttle_burst (e.g. 16KiB); empty: the default
+#   THROTTLE_PIECE=1s how often plain Caddy's slow clients send a piece of their rate
+#   THROTTLE_WINDOW=10s  the throttle scenario's quiet window (uploads alone)
 #
 # Needs Go and curl; installs wrk with apt-get when it is missing. Sends
 # traffic only to 127.0.0.1.
@@ -49,6 +54,11 @@ OUT=${OUT:-$root/bench/out/$(date -u +%Y%m%dT%H%M%SZ)}
 GOBENCH=${GOBENCH:-0}
 GOBENCH_COUNT=${GOBENCH_COUNT:-6}
 GOBENCH_BASE=${GOBENCH_BASE:-}
+THROTTLE_UPLOADS=${THROTTLE_UPLOADS:-5000}
+THROTTLE_KIB=${THROTTLE_KIB:-16}
+THROTTLE_BURST=${THROTTLE_BURST:-}
+THROTTLE_PIECE=${THROTTLE_PIECE:-1s}
+THROTTLE_WINDOW=${THROTTLE_WINDOW:-10s}
 
 log() { printf '%s bench: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -56,7 +66,7 @@ die() {
 	exit 1
 }
 
-for v in ROUNDS CONNS ORDERS UPLOAD_KIB RELOAD_EVERY PORT_BASE GOBENCH_COUNT; do
+for v in ROUNDS CONNS ORDERS UPLOAD_KIB RELOAD_EVERY PORT_BASE GOBENCH_COUNT THROTTLE_UPLOADS THROTTLE_KIB; do
 	[[ ${!v} =~ ^[0-9]+$ && ${!v} -gt 0 ]] || die "$v must be a positive integer, got '${!v}'"
 done
 case $GOBENCH in 0 | 1 | only) ;; *) die "GOBENCH must be 0, 1 or only, got '$GOBENCH'" ;; esac
@@ -149,7 +159,7 @@ OUTPUT=$bin/caddy "$root/xcaddy.sh" >"$work/build.log" 2>&1 || {
 	die "building caddy failed"
 }
 log "building the helpers"
-(cd "$root" && go build -o "$bin/" ./bench/genregister ./bench/upstream ./bench/report)
+(cd "$root" && go build -o "$bin/" ./bench/genregister ./bench/upstream ./bench/report ./bench/slowuploads)
 
 register=$work/register.csv
 log "generating a register of $ORDERS orders"
@@ -169,10 +179,11 @@ gw_proxy_port=$((PORT_BASE + 12))
 gw_noguard_port=$((PORT_BASE + 13))
 gw_static451_port=$((PORT_BASE + 14))
 gw_loglimit_port=$((PORT_BASE + 15))
+gw_static451h_port=$((PORT_BASE + 16))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
 for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port \
-	$gw_noguard_port $gw_static451_port $gw_loglimit_port $admin_port $upstream_port; do
+	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
@@ -284,6 +295,18 @@ EOF
 $static451_body
 	NOTICE 451
 }
+:$gw_static451h_port {
+	bind 127.0.0.1
+	header {
+		Cache-Control no-store
+		Content-Language en
+		Vary "Accept, Accept-Language"
+		X-Content-Type-Options nosniff
+	}
+	respond <<NOTICE
+$static451_body
+	NOTICE 451
+}
 EOF
 } >"$gateway_cfg"
 cp "$plain_cfg" "$heap_cfg" "$gateway_cfg" "$OUT/"
@@ -358,18 +381,21 @@ for ip in 8.8.8.8 81.2.69.142; do
 done
 expect 451 "$gw_loglimit_port" "$blocked_path" 77.88.55.88
 expect 451 "$gw_static451_port" "$blocked_path" 77.88.55.88
+expect 451 "$gw_static451h_port" "$blocked_path" 77.88.55.88
 log "451 bodies: gateway $(curl -s -H 'X-Forwarded-For: 77.88.55.88' "http://127.0.0.1:$gw_respond_port$blocked_path" | wc -c) B, static $(curl -s "http://127.0.0.1:$gw_static451_port$blocked_path" | wc -c) B"
 for port in "$plain_proxy_port" "$gw_proxy_port"; do
 	expect 200 "$port" "$upload_path" 77.88.55.88 --data-binary "@$work/body"
 done
 # The throttle order exists and works, so the upload scenario measures a
 # register that has one the uploads do not match.
-secs=$(head -c 65536 "$work/body" | curl -s -o /dev/null -w '%{time_total}' --max-time 30 \
+# 128 KiB at 64 KiB/s: the burst of a second's worth at once, the rest in a
+# second.
+secs=$(head -c 131072 /dev/zero | curl -s -o /dev/null -w '%{time_total}' --max-time 30 \
 	-H 'X-Forwarded-For: 77.88.55.88' --data-binary @- "http://127.0.0.1:$gw_proxy_port$throttled_path")
 if awk -v s="$secs" 'BEGIN { exit !(s < 0.5) }'; then
-	log "warning: a 64 KiB upload to $throttled_path from Russia took ${secs}s; the 64KiB/s throttle order seems not to apply"
+	log "warning: a 128 KiB upload to $throttled_path from Russia took ${secs}s; the 64KiB/s throttle order seems not to apply"
 else
-	log "control: a 64 KiB upload to the throttled $throttled_path from Russia took ${secs}s"
+	log "control: a 128 KiB upload to the throttled $throttled_path from Russia took ${secs}s"
 fi
 
 # ---------------------------------------------------------------- measuring
@@ -483,21 +509,155 @@ gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
 gw_respond_noguard="gateway, shared_cache allow|http://127.0.0.1:$gw_noguard_port|ok|none"
 static_451="respond … 451|http://127.0.0.1:$gw_static451_port|blocked|none"
 gw_loglimit_451="gateway, log_limit 100 1s|http://127.0.0.1:$gw_loglimit_port|blocked|none"
+static_451_headers="respond … 451, same headers|http://127.0.0.1:$gw_static451h_port|blocked|none"
 plain_proxy="plain|http://127.0.0.1:$plain_proxy_port|ok|none"
 gw_proxy="gateway|http://127.0.0.1:$gw_proxy_port|ok|none"
 gw_proxy_451="gateway|http://127.0.0.1:$gw_proxy_port|blocked|none"
 gw_reload="gateway + reloads|http://127.0.0.1:$gw_respond_port|ok|reload"
 gw_reload_register="gateway + register reloads|http://127.0.0.1:$gw_respond_port|ok|reload-register"
 
+# ---------------------------------------------------------------- throttle
+
+# The throttle scenario (BENCHMARKS.md, "Throttled uploads"): THROTTLE_UPLOADS
+# uploads held open at THROTTLE_KIB KiB/s each, from as many Russian client
+# addresses, through plain Caddy (A), where they are slow because the clients
+# send slowly, and through the gateway (B), where the clients send as fast as
+# TCP lets them and a throttle order slows them down. Each side is a Caddy of
+# its own, started for this scenario, with one site: /media/upload* proxied
+# to bench/slowuploads (the clients and the upstream in one program, which
+# counts what each upload delivers), everything else answered with "ok".
+# Per round and side, slowuploads measures the Caddy's CPU with the uploads
+# alone, then again while wrk sends other countries' requests to the site.
+throttle_tsv=$OUT/throttle.tsv
+: >"$throttle_tsv"
+throttle_scenario() {
+	selected throttle || return 0
+	local plain_port=$((PORT_BASE + 31)) gw_port=$((PORT_BASE + 32)) up_port=$((PORT_BASE + 91))
+	local rate=$((THROTTLE_KIB * 1024)) port ip want secs round
+	for port in $plain_port $gw_port $up_port; do
+		if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+			die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
+		fi
+	done
+	local reg=$work/throttle.csv burst_line=
+	{
+		echo "id,countries,target,action,authority,reference,notice,reason,start,end"
+		echo "bench-throttle-slow,RU,path:/media/upload*,throttle ${THROTTLE_KIB}KiB/s,Roskomnadzor,27-31-2024/Id4082-24,,Uploads slowed down.,,"
+	} >"$reg"
+	[[ -n $THROTTLE_BURST ]] && burst_line="throttle_burst $THROTTLE_BURST"
+	local plain_cfg=$work/plain-throttle.caddy gw_cfg=$work/gateway-throttle.caddy
+	{
+		global_options "admin off"
+		throttle_site "$plain_port" "$up_port" ""
+	} >"$plain_cfg"
+	{
+		global_options "admin off"
+		throttle_site "$gw_port" "$up_port" "geo_restrict {
+		register $reg
+		$burst_line
+	}"
+	} >"$gw_cfg"
+	cp "$plain_cfg" "$gw_cfg" "$reg" "$OUT/"
+	start plain_throttle "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$plain_cfg" --adapter caddyfile
+	start gateway_throttle "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$gw_cfg" --adapter caddyfile
+	wait_for plain_throttle "http://127.0.0.1:$plain_port/" 200
+	wait_for gateway_throttle "http://127.0.0.1:$gw_port/" 200
+
+	# The order is live: three seconds' worth from Russia take at least two
+	# seconds (with any burst up to a second of the rate); from elsewhere,
+	# and through plain Caddy, a moment. slowuploads is the upstream only
+	# while it runs, so bench/upstream stands in for these.
+	start throttle_check_upstream "${client_pin[@]}" "$bin/upstream" -addr "127.0.0.1:$up_port"
+	wait_for throttle_check_upstream "http://127.0.0.1:$up_port/" 200
+	head -c $((3 * rate)) /dev/zero >"$work/throttle-body"
+	for check in "$gw_port 95.108.128.1 slow" "$gw_port 8.8.8.8 fast" "$plain_port 95.108.128.1 fast"; do
+		read -r port ip want <<<"$check"
+		secs=$(curl -s -o /dev/null -w '%{time_total}' --max-time 30 -H "X-Forwarded-For: $ip" \
+			--data-binary "@$work/throttle-body" "http://127.0.0.1:$port/media/upload")
+		if [[ $want == slow ]] && awk -v s="$secs" 'BEGIN { exit !(s < 1.9) }'; then
+			die "check failed: $((3 * THROTTLE_KIB)) KiB from $ip through port $port took ${secs}s; the ${THROTTLE_KIB}KiB/s order seems not to apply"
+		fi
+		if [[ $want == fast ]] && awk -v s="$secs" 'BEGIN { exit !(s > 1) }'; then
+			die "check failed: $((3 * THROTTLE_KIB)) KiB from $ip through port $port took ${secs}s, as if throttled"
+		fi
+	done
+	kill "$throttle_check_upstream_pid"
+	wait "$throttle_check_upstream_pid" 2>/dev/null || true
+
+	log "throttle: $THROTTLE_UPLOADS uploads at $THROTTLE_KIB KiB/s, plain Caddy (slow clients) vs gateway (throttle order)"
+	for ((round = 1; round <= ROUNDS; round++)); do
+		throttle_side A plain "$plain_port" client "$plain_throttle_pid" "$round"
+		throttle_side B gateway "$gw_port" server "$gateway_throttle_pid" "$round"
+	done
+}
+
+# throttle_site PORT UPSTREAM_PORT HANDLER: the throttle scenario's site.
+throttle_site() {
+	cat <<EOF
+:$1 {
+	bind 127.0.0.1
+	$3
+	handle /media/upload* {
+		reverse_proxy 127.0.0.1:$2
+	}
+	handle {
+		respond "ok"
+	}
+}
+EOF
+}
+
+# throttle_side SIDE LABEL PORT PACE PID ROUND: one run of slowuploads;
+# append its numbers to throttle.tsv.
+throttle_side() {
+	local side=$1 label=$2 port=$3 pace=$4 pid=$5 round=$6
+	local raw=$OUT/raw/throttle-$side-$round.txt
+	"${client_pin[@]}" "$bin/slowuploads" -url "http://127.0.0.1:$port/media/upload" \
+		-upstream "127.0.0.1:$((PORT_BASE + 91))" -n "$THROTTLE_UPLOADS" -rate "$((THROTTLE_KIB * 1024))" \
+		-pace "$pace" -piece "$THROTTLE_PIECE" -window "$THROTTLE_WINDOW" -pid "$pid" \
+		-- wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 10s -s "$bench_dir/xff.lua" \
+		"http://127.0.0.1:$port" -- many-world "$allowed_path" >"$raw" 2>&1 || {
+		cat "$raw" >&2
+		die "slowuploads failed ($raw)"
+	}
+	local quiet load result
+	quiet=$(grep '^SLOW window=quiet ' "$raw") || die "no quiet SLOW line in $raw"
+	load=$(grep '^SLOW window=load ' "$raw") || die "no load SLOW line in $raw"
+	result=$(grep '^RESULT ' "$raw") || die "no RESULT line in $raw"
+	local requests duration_us errors rps
+	requests=$(slow_field requests "$result")
+	duration_us=$(slow_field duration_us "$result")
+	errors=$(($(slow_field status_errors "$result") + $(slow_field socket_errors "$result")))
+	if ((requests == 0)); then
+		# The host stalled (it is shared), or this Caddy is saturated:
+		# its CPU and the uploads' rate tell which. Say so, and leave the
+		# round out rather than lose the run.
+		log "  round $round $label: wrk completed no request; round left out ($raw): CPU $(slow_field cpu "$load") with wrk, $(slow_field rate "$quiet") B/s per upload, $(slow_field failed "$load") uploads failed"
+		return 0
+	fi
+	rps=$(awk -v n="$requests" -v us="$duration_us" 'BEGIN { printf "%.1f", n / (us / 1e6) }')
+	printf '%s\t%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\n' \
+		"$side" "$label" "$round" "$THROTTLE_UPLOADS" "$((THROTTLE_KIB * 1024))" \
+		"$(slow_field cpu "$quiet")" "$(slow_field rate "$quiet")" "$(slow_field cpu "$load")" "$(slow_field rate "$load")" \
+		"$rps" "$(slow_field p50_us "$result")" "$(slow_field p99_us "$result")" \
+		"$requests" "$errors" "$(slow_field failed "$load")" "$(slow_field rss_kib "$quiet")" >>"$throttle_tsv"
+	log "  round $round $label: CPU $(slow_field cpu "$quiet") alone, $(slow_field cpu "$load") with wrk; $(slow_field rate "$quiet") B/s per upload; other traffic $(printf '%.0f' "$rps") req/s, p99 $(slow_field p99_us "$result")µs"
+}
+
+# slow_field NAME LINE: the value of NAME=value in a SLOW or RESULT line.
+slow_field() { sed -E "s/.*[ ]$1=([0-9.]+).*/\\1/" <<<"$2"; }
+
 run_start=$SECONDS
-pair respond-allow-many "respond, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
+pair respond-allow-many "respond, allowed, many client IPs" 0.98 1.10 many-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-heap "respond, allowed, many client IPs, heap-matched baseline" 0.97 1.10 many-mixed "$allowed_path" 0 "$heap_respond" "$gw_respond"
+pair respond-allow-ru "respond, allowed, many RU IPs" 0.97 1.10 many-ru "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-guard "respond, allowed, many client IPs: shared_cache guard against allow" 0.97 1.10 many-mixed "$allowed_path" 0 "$gw_respond_noguard" "$gw_respond"
 pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-451-many "451 against a static respond … 451 in the same process, many RU IPs" 0.90 - many-ru "$blocked_path" 0 "$static_451" "$gw_respond_451"
 pair respond-451-limited "the same, with log_limit 100 1s" 0.90 - many-ru "$blocked_path" 0 "$static_451" "$gw_loglimit_451"
+pair respond-451-headers "log_limit 100 1s against a static 451 with the same headers" 0.90 - many-ru "$blocked_path" 0 "$static_451_headers" "$gw_loglimit_451"
 pair proxy-allow-many "reverse_proxy, allowed, many client IPs" 0.97 1.10 many-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
 pair proxy-allow-few "reverse_proxy, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_proxy" "$gw_proxy"
 pair proxy-block-many "reverse_proxy, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_proxy" "$gw_proxy_451"
@@ -506,13 +666,23 @@ pair upload "upload ${UPLOAD_KIB} KiB POST, reverse_proxy, no throttle order mat
 pair reload "config reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload"
 pair reload-register "register changed + reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload_register"
 
-[[ -s $scenarios_tsv ]] || die "SCENARIOS='$SCENARIOS' selects no scenario"
+throttle_scenario
+
+[[ -s $scenarios_tsv || -s $throttle_tsv ]] || die "SCENARIOS='$SCENARIOS' selects no scenario"
 log "measured in $(((SECONDS - run_start) / 60)) min $(((SECONDS - run_start) % 60)) s"
 
 {
 	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS DISTINCT=$DISTINCT PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
 	echo
-	"$bin/report" -scenarios "$scenarios_tsv" -results "$results_tsv"
+	if [[ -s $scenarios_tsv ]]; then
+		"$bin/report" -scenarios "$scenarios_tsv" -results "$results_tsv"
+	fi
+	if [[ -s $throttle_tsv ]]; then
+		[[ -s $scenarios_tsv ]] && echo
+		echo "Throttled uploads: $THROTTLE_UPLOADS at $THROTTLE_KIB KiB/s; A: plain Caddy, slow clients sending every $THROTTLE_PIECE; B: the gateway, a throttle order, throttle_burst ${THROTTLE_BURST:-default}; other traffic: wrk, $CONNS connections, many-world"
+		echo
+		"$bin/slowuploads" -report "$throttle_tsv"
+	fi
 } | tee "$OUT/table.md"
 
 if [[ $GOBENCH == 1 ]]; then

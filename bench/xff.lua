@@ -11,6 +11,9 @@
 --               46.17.40.0/21: wholly RU in the embedded database), the rest
 --               anywhere public
 --   many-ru     a new pseudo-random address per request, Russian ranges only
+--   many-world  a new pseudo-random public address per request, none from
+--               the Russian ranges on purpose (the other countries' traffic
+--               of the throttle scenario)
 --   few-mixed   4 fixed addresses, 2 Russian and 2 not, in turn
 --   few-ru      4 fixed Russian addresses, in turn
 -- body KiB: when given and above 0, every request is a POST with a body of
@@ -85,6 +88,8 @@ function init(args)
 		end
 	elseif clients == "many-ru" then
 		next_addr = russian
+	elseif clients == "many-world" then
+		next_addr = public
 	else
 		error("xff.lua: unknown clients " .. tostring(clients))
 	end

@@ -55,6 +55,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (_ caddyhttp.MiddlewareHandler, err 
 //		log_client_ip
 //		log_limit       <lines> <interval>
 //		throttle_burst  <size>
+//		throttle_max_duration <duration>
 //		shared_cache    allow|guard
 //	}
 //
@@ -161,6 +162,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("throttle_burst: want a size such as 64KiB, got %q", s)
 			}
 			h.ThrottleBurst = int64(size)
+		case "throttle_max_duration":
+			if h.ThrottleMaxDuration != nil {
+				return d.Errf("throttle_max_duration: given more than once")
+			}
+			var s string
+			if err := oneArg(d, &s); err != nil {
+				return err
+			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil || dur < 0 {
+				return d.Errf("throttle_max_duration: want a duration such as 1h, or 0 for no limit; got %q", s)
+			}
+			v := caddy.Duration(dur)
+			h.ThrottleMaxDuration = &v
 		case "shared_cache":
 			if err := oneArg(d, &h.SharedCache); err != nil {
 				return err

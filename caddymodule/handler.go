@@ -1,7 +1,9 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"io"
 	"net/http"
@@ -123,10 +125,24 @@ type Handler struct {
 	LogLimit *LogLimit `json:"log_limit,omitempty"`
 
 	// Size in bytes of each client's token bucket for throttle orders: how
-	// much a client may send at once before it is slowed. Default: an
-	// eighth of a second of the order's rate, at least 1 KiB. A single
-	// read larger than the burst is split, never refused.
+	// much a client may send at once before it is slowed. Default: one
+	// second of the order's rate, at least 1 KiB, so that a throttled
+	// upload is read once a second, which costs the server what a slow
+	// client does. A smaller burst wakes every throttled upload more often.
+	// A single read larger than the burst is split, never refused.
 	ThrottleBurst int64 `json:"throttle_burst,omitempty"`
+
+	// How long a throttled request's transfer may be paced. An upload can
+	// go on being paced long after its client left: when an HTTP/1.1 client
+	// closes its connection politely, what it had already handed to the
+	// kernel (megabytes, in the socket buffers of both ends) is still read,
+	// at the order's rate. When the time is up, the request body (and with
+	// `both`, the response body) is cut: the upstream sees a body that ends
+	// early, the client, if it is still there, the error of the handler
+	// behind (reverse_proxy answers 502), and the client's budget is freed.
+	// Set it above what the largest upload your app accepts takes at the
+	// slowest throttle rate. Default: `1h`; `0` sets no limit.
+	ThrottleMaxDuration *caddy.Duration `json:"throttle_max_duration,omitempty"`
 
 	// The public key that every register source must be signed with: a
 	// base64 Ed25519 public key, or the path of a file that holds one (base64,
@@ -169,6 +185,7 @@ type Handler struct {
 	answers   *answers
 	logLimit  *logLimiter
 	budgets   *throttle.Store
+	maxPaced  time.Duration // throttle_max_duration; 0: no limit
 	exempt    []netip.Prefix
 	blockAll  bool
 	guard     bool
@@ -202,6 +219,7 @@ func (h *Handler) Provision(ctx caddy.Context) (err error) {
 	h.answers = newAnswers()
 	h.blockAll = h.UnknownCountry == "block"
 	h.guard = s.guard
+	h.maxPaced = s.throttleMaxDuration
 	if h.BlockedBy != "" {
 		h.linkValue = "<" + h.BlockedBy + `>; rel="blocked-by"`
 	}
@@ -471,13 +489,22 @@ func (h *Handler) throttle(w http.ResponseWriter, r *http.Request, next caddyhtt
 	// server would cut the very uploads the order only means to slow.
 	idleReader, idleWriter := caddyhttp.IdleTimeoutsFromContext(r.Context())
 
+	// throttle_max_duration: once it has passed, a paced read or write
+	// fails with errMaxPaced, whatever the client has left in the buffers.
+	ctx := r.Context()
+	if h.maxPaced > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, h.maxPaced, errMaxPaced)
+		defer cancel()
+	}
+
 	start := time.Now()
 	var body *throttle.Reader
 	if r.Body != nil && r.Body != http.NoBody {
 		if idleReader != nil {
 			defer idleReader.Override(idleReader.Deadline.Timeout, min(idleReader.Deadline.MinRate, order.Rate/2))()
 		}
-		body = throttle.NewReader(r.Context(), r.Body, budget)
+		body = throttle.NewReader(ctx, r.Body, budget)
 		r.Body = body
 	}
 	var rw *throttle.ResponseWriter
@@ -485,12 +512,12 @@ func (h *Handler) throttle(w http.ResponseWriter, r *http.Request, next caddyhtt
 		if idleWriter != nil {
 			defer idleWriter.Override(idleWriter.Deadline.Timeout, min(idleWriter.Deadline.MinRate, order.Rate/2), 0)()
 		}
-		rw = throttle.NewResponseWriter(r.Context(), w, budget)
+		rw = throttle.NewResponseWriter(ctx, w, budget)
 		w = rw
 	}
 	err := next.ServeHTTP(w, r)
 
-	t := throttled{duration: time.Since(start)}
+	t := throttled{duration: time.Since(start), maxPacedReached: errors.Is(context.Cause(ctx), errMaxPaced)}
 	if body != nil {
 		t.requestBytes = body.Bytes()
 	}
@@ -506,7 +533,12 @@ func (h *Handler) throttle(w http.ResponseWriter, r *http.Request, next caddyhtt
 type throttled struct {
 	requestBytes, responseBytes int64
 	duration                    time.Duration
+	maxPacedReached             bool // throttle_max_duration passed while it was served
 }
+
+// errMaxPaced is what a throttled request's body reads (and paced response
+// writes) return once throttle_max_duration has passed.
+var errMaxPaced = errors.New("geo_restrict: throttle_max_duration reached; the throttled transfer is cut")
 
 // logDecision writes the one line logged for each enforced request; for a
 // throttled request, when it ends.
@@ -555,6 +587,7 @@ func (h *Handler) logDecision(r *http.Request, addr netip.Addr, ans *answer, t *
 			zap.Int64("response_bytes", t.responseBytes),
 			zap.Duration("duration", t.duration),
 			zap.Int64("effective_rate", int64(float64(sent)/max(t.duration.Seconds(), 1e-3))),
+			zap.Bool("max_duration_reached", t.maxPacedReached),
 		)
 	}
 	if h.LogClientIP {

@@ -198,6 +198,12 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 		{name: "throttle_burst", adapter: "caddyfile",
 			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + "\n\t\tthrottle_burst 64KiB\n\t}"),
 			probes: []probe{{xff: ipRussia, path: "/media/upload", status: 200, body: "action=throttle order=rkn-3"}}},
+		{name: "throttle_max_duration", adapter: "caddyfile",
+			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + "\n\t\tthrottle_max_duration 30m\n\t}"),
+			probes: []probe{{xff: ipRussia, path: "/media/upload", status: 200, body: "action=throttle order=rkn-3"}}},
+		{name: "throttle_max_duration 0", adapter: "caddyfile",
+			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + "\n\t\tthrottle_max_duration 0\n\t}"),
+			probes: []probe{{xff: ipRussia, path: "/media/upload", status: 200, body: "action=throttle order=rkn-3"}}},
 
 		// geo_country, Caddyfile
 		{name: "geo_country with geoip_db", adapter: "caddyfile",
@@ -232,7 +238,7 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 				"patterns": ["/{account}/status/{post}", "/{account}"], "hosts": ["microblog.example"],
 				"blocked_by": "https://microblog.example/transparency", "unknown_country": "block",
 				"exempt": ["192.0.2.0/24", "private_ranges"], "dry_run": false, "page": %q,
-				"log_client_ip": true, "throttle_burst": 65536}]}`, db, reg, reg2, page)),
+				"log_client_ip": true, "throttle_burst": 65536, "throttle_max_duration": "30m"}]}`, db, reg, reg2, page)),
 			probes: []probe{
 				{xff: ipRussia, path: "/someuser/status/123", accept: "text/html", status: 451, body: "custom page rkn-1 Russia post",
 					header: `Link: <https://microblog.example/transparency>; rel="blocked-by"`},
@@ -287,6 +293,12 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 		{name: "throttle_burst 0", adapter: "caddyfile",
 			config:  optionsSite("\tgeo_restrict {\n\t\tregister " + reg + "\n\t\tthrottle_burst 0\n\t}"),
 			wantErr: []string{"throttle_burst", "Caddyfile:16"}},
+		{name: "throttle_max_duration negative", adapter: "caddyfile",
+			config:  optionsSite("\tgeo_restrict {\n\t\tregister " + reg + "\n\t\tthrottle_max_duration -1m\n\t}"),
+			wantErr: []string{"throttle_max_duration", "Caddyfile:16"}},
+		{name: "throttle_max_duration twice", adapter: "caddyfile",
+			config:  optionsSite("\tgeo_restrict {\n\t\tregister " + reg + "\n\t\tthrottle_max_duration 1h\n\t\tthrottle_max_duration 2h\n\t}"),
+			wantErr: []string{"throttle_max_duration", "more than once", "Caddyfile:17"}},
 		{name: "pattern without a placeholder", adapter: "caddyfile",
 			config:  optionsSite("\tgeo_restrict {\n\t\tregister " + reg + "\n\t\tpattern /status/post\n\t}"),
 			wantErr: []string{"patterns"}},
@@ -325,6 +337,14 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 		{name: "JSON negative throttle_burst", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_burst": -1}]}`, reg)),
 			wantErr: []string{"throttle_burst"}},
+		{name: "JSON negative throttle_max_duration", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "-1m"}]}`, reg)),
+			wantErr: []string{"throttle_max_duration"}},
+		// encoding/json does not name the field of a caddy.Duration it
+		// cannot parse; Caddy's own durations read the same.
+		{name: "JSON throttle_max_duration not a duration", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "forever"}]}`, reg)),
+			wantErr: []string{"geo_restrict", `invalid duration "forever"`}},
 		{name: "JSON geoip_cache, removed", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "geoip_cache": 0}]}`, reg)),
 			wantErr: []string{"geoip_cache was removed", "slower than the lookup", "remove the field"}},
@@ -363,12 +383,18 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 					t.Errorf("load error lacks %q:\n%v", s, err)
 				}
 			}
-			// Refused, not crashed: Caddy still answers.
-			res, err := http.Get("http://localhost:2999/config/")
+			// Refused, not crashed: Caddy still answers. Every load, even
+			// a refused one, replaces the admin server, which closes the
+			// old one's idle connections: ask on a new connection.
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+			res, err := client.Get("http://localhost:2999/config/")
 			if err != nil {
 				t.Fatalf("Caddy is gone after the refused config: %v", err)
 			}
 			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("Caddy's admin API answers %d after the refused config", res.StatusCode)
+			}
 		})
 	}
 }

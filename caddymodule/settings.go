@@ -29,6 +29,8 @@ type settings struct {
 	refresh   time.Duration
 	maxShrink float64
 	verifyKey ed25519.PublicKey
+
+	throttleMaxDuration time.Duration // 0: no limit
 }
 
 // Defaults of the live-operation settings.
@@ -36,6 +38,13 @@ const (
 	defaultRefresh   = time.Minute
 	defaultMaxShrink = 0.5
 )
+
+// defaultThrottleMaxDuration is throttle_max_duration's default: longer than
+// a photo or a short video takes at the rates regulators have ordered
+// (40 MiB at 16 KiB/s: 43 minutes), so that an order that slows uploads does
+// not turn into one that blocks them, and short enough that an upload whose
+// client left does not hold its budget and connections for hours.
+const defaultThrottleMaxDuration = time.Hour
 
 // geoIPCacheRemoved is the error for a config that still sets geoip_cache. It
 // is refused rather than ignored, so that no operator believes a cache is on.
@@ -110,6 +119,13 @@ func (h *Handler) parseSettings() (s settings, err error) {
 	}
 	if h.ThrottleBurst < 0 {
 		return s, fmt.Errorf("throttle_burst: must not be negative, got %d", h.ThrottleBurst)
+	}
+	s.throttleMaxDuration = defaultThrottleMaxDuration
+	if h.ThrottleMaxDuration != nil {
+		s.throttleMaxDuration = time.Duration(*h.ThrottleMaxDuration)
+	}
+	if s.throttleMaxDuration < 0 {
+		return s, fmt.Errorf("throttle_max_duration: must not be negative (0 sets no limit), got %v", s.throttleMaxDuration)
 	}
 	s.page = defaultPage
 	if h.Page != "" {

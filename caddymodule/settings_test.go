@@ -7,7 +7,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
 
@@ -141,6 +143,10 @@ func TestSettingsAreCheckedBeforeLoading(t *testing.T) {
 		{"page", func(h *Handler) { h.Page = "/nonexistent/451.html" }, "page"},
 		{"patterns", func(h *Handler) { h.Patterns = []string{"/status/post"} }, "patterns"},
 		{"throttle_burst", func(h *Handler) { h.ThrottleBurst = -1 }, "throttle_burst"},
+		{"throttle_max_duration", func(h *Handler) {
+			d := caddy.Duration(-time.Minute)
+			h.ThrottleMaxDuration = &d
+		}, "throttle_max_duration"},
 		{"exempt", func(h *Handler) { h.Exempt = []string{"10.0.0.0/33"} }, "exempt"},
 		{"geoip_cache", func(h *Handler) { h.GeoIPCache = json.RawMessage("65536") }, "geoip_cache was removed"},
 	}

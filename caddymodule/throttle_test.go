@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -16,8 +17,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddytest"
 	"github.com/quic-go/quic-go/http3"
 	"go.uber.org/zap"
@@ -587,4 +590,198 @@ func BenchmarkThrottleThroughCaddy(b *testing.B) {
 			return u.Bytes
 		})
 	})
+}
+
+// upstreamBody is what an upstream read of one request body.
+type upstreamBody struct {
+	bytes int64
+	err   error
+}
+
+// TestIntegrationThrottleMaxDuration: once throttle_max_duration has passed,
+// a throttled upload is cut, whether its client is still sending or has
+// closed its connection politely with data left in the socket buffers, the
+// case the limit is for: the server would otherwise go on reading that data
+// at the order's rate long after the client left. The upstream sees a body
+// that ends early, and the client's budget is freed.
+func TestIntegrationThrottleMaxDuration(t *testing.T) {
+	bodies := make(chan upstreamBody, 4)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		bodies <- upstreamBody{n, err}
+	}))
+	defer upstream.Close()
+	dir := t.TempDir()
+	reg := writeFile(t, dir, "slow.csv", registerHdr+`slow-16k,RU,path:/media/upload*,throttle 16KiB/s,Roskomnadzor,2021-03-10,,,,`+"\n")
+	tester := caddytest.NewTester(t)
+	tester.InitServer(integrationGlobals+fmt.Sprintf(`
+http://localhost:9080 {
+	geo_restrict {
+		geoip_db %s
+		register %s
+		throttle_max_duration 1s
+	}
+	reverse_proxy %s
+}
+`, testDatabase(t, dir), reg, strings.TrimPrefix(upstream.URL, "http://")), "caddyfile")
+
+	// A body of 1 MiB takes a minute at 16 KiB/s: cut after a second, the
+	// upstream gets the first second's worth, 32 KiB at most.
+	const size = 1 << 20
+	tests := []struct {
+		name   string
+		client string
+		// upload starts an upload from client and returns how much it
+		// sent, and the status it is answered (0: none, the connection
+		// was closed), if it waits for one.
+		upload func(t *testing.T, client string) (sent int64, status <-chan int)
+	}{
+		{"client still sending", ipRussia, func(t *testing.T, client string) (int64, <-chan int) {
+			req, _ := http.NewRequest(http.MethodPost, "http://localhost:9080/media/upload", io.LimitReader(rand.Reader, size))
+			req.ContentLength = size
+			req.Header.Set("X-Forwarded-For", client)
+			// A client that would wait as long as it takes: only the
+			// gateway can end this upload early.
+			patient := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+			status := make(chan int, 1)
+			go func() {
+				res, err := patient.Do(req)
+				if err != nil {
+					status <- 0
+					return
+				}
+				res.Body.Close()
+				status <- res.StatusCode
+			}()
+			return size, status
+		}},
+		{"client closed politely, data left in the buffers", "77.88.60.1", func(t *testing.T, client string) (int64, <-chan int) {
+			conn, err := net.Dial("tcp", "localhost:9080")
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST /media/upload HTTP/1.1\r\nHost: localhost:9080\r\nX-Forwarded-For: %s\r\nContent-Length: %d\r\n\r\n", client, size)
+			// Whatever the kernel buffers of both ends take in a moment,
+			// then a polite close: a FIN after the buffered data, which
+			// the server still reads.
+			_ = conn.SetWriteDeadline(time.Now().Add(time.Second))
+			n, _ := conn.Write(make([]byte, 512<<10))
+			if err := conn.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n < 64<<10 {
+				t.Fatalf("the socket buffers took only %d bytes; the test needs more than the %d that a second passes", n, 32<<10)
+			}
+			return int64(n), nil
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sent, status := tc.upload(t, tc.client)
+			var got upstreamBody
+			select {
+			case got = <-bodies:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the upstream is still reading the body after 30 s; throttle_max_duration is 1 s")
+			}
+			t.Logf("upstream read %d of %d bytes sent: %v", got.bytes, sent, got.err)
+			if got.err == nil || got.bytes >= sent {
+				t.Errorf("upstream read %d of the %d bytes sent, ending with %v; want a body cut short, with an error", got.bytes, sent, got.err)
+			}
+			if status != nil {
+				// The proxy's error, or none if the server closed the
+				// connection while the client was still writing.
+				select {
+				case code := <-status:
+					if code != 0 && code != http.StatusBadGateway {
+						t.Errorf("the cut upload was answered %d, want %d (reverse_proxy's error) or a closed connection", code, http.StatusBadGateway)
+					}
+				case <-time.After(30 * time.Second):
+					t.Error("the client got no answer 30 s after its upload was cut")
+				}
+			}
+			waitForMetric(t, "caddy_georestrict_throttle_active_requests", 0)
+		})
+	}
+}
+
+// TestHandlerThrottleMaxDuration: the handler cuts a throttled body once
+// throttle_max_duration has passed, with an error of its own that the
+// handler behind sees, says so in the log line, and frees the budget; the
+// request's own end is still told apart. It runs on the fake clock of a
+// synctest bubble, so that hours pass in an instant and the body read is
+// exactly what the order's rate allows up to the cut.
+func TestHandlerThrottleMaxDuration(t *testing.T) {
+	dir := t.TempDir()
+	reg := writeFile(t, dir, "t.csv", throttleRegister)
+	const rate = 64 << 10 // slow-64k, the order /media/upload matches
+	duration := func(d time.Duration) *caddy.Duration { c := caddy.Duration(d); return &c }
+	tests := []struct {
+		name    string
+		max     *caddy.Duration
+		wantMax time.Duration // as provisioned
+		leave   time.Duration // when the client leaves
+		wantErr error
+		wantEnd time.Duration // when the body read ends
+	}{
+		{"reached", duration(10 * time.Minute), 10 * time.Minute, 2 * time.Hour, errMaxPaced, 10 * time.Minute},
+		{"client left first", duration(time.Hour), time.Hour, 10 * time.Minute, context.Canceled, 10 * time.Minute},
+		{"default is an hour", nil, time.Hour, 2 * time.Hour, errMaxPaced, time.Hour},
+		{"no limit", duration(0), 0, 2 * time.Hour, context.Canceled, 2 * time.Hour},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &Handler{GeoIPDB: testDatabase(t, dir), Registers: registers(reg), ThrottleMaxDuration: tc.max}
+			provisionHandler(t, h)
+			if h.maxPaced != tc.wantMax {
+				t.Errorf("throttle_max_duration provisioned as %v, want %v", h.maxPaced, tc.wantMax)
+			}
+			core, logs := observer.New(zap.InfoLevel)
+			h.logger = zap.New(core)
+			synctest.Test(t, func(t *testing.T) {
+				h.budgets = throttle.NewStore(throttle.StoreOptions{})
+				r, _ := newRequest(http.MethodPost, "/media/upload", ipRussia)
+				ctx, cancel := context.WithCancel(r.Context())
+				defer cancel()
+				time.AfterFunc(tc.leave, cancel)
+				r = r.WithContext(ctx)
+				r.Body = io.NopCloser(zeroReader{}) // a client that sends until it leaves
+				var read int64
+				var readErr error
+				next := handlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+					read, readErr = io.Copy(io.Discard, r.Body)
+					return readErr
+				})
+				err := h.ServeHTTP(httptest.NewRecorder(), r, next)
+				if !errors.Is(readErr, tc.wantErr) || !errors.Is(err, tc.wantErr) {
+					t.Errorf("body read ended with %v, ServeHTTP returned %v; want %v", readErr, err, tc.wantErr)
+				}
+				// Paced at the order's rate until the end: within a
+				// burst (a second of the rate) of rate × wantEnd.
+				want := int64(tc.wantEnd.Seconds() * rate)
+				if read < want-rate || read > want+rate {
+					t.Errorf("the body read gave %d bytes, want %d ± %d (%v at %d B/s)", read, want, rate, tc.wantEnd, rate)
+				}
+				entries := logs.FilterMessage("request throttled").All()
+				if len(entries) != 1 {
+					t.Fatalf("logged %d throttle lines, want 1", len(entries))
+				}
+				f := entries[0].ContextMap()
+				if f["max_duration_reached"] != (tc.wantErr == errMaxPaced) || f["request_bytes"] != read {
+					t.Errorf("log line: max_duration_reached %v, request_bytes %v; want %v, %d", f["max_duration_reached"], f["request_bytes"], tc.wantErr == errMaxPaced, read)
+				}
+				if n := h.budgets.Active(); n != 0 {
+					t.Errorf("%d budgets still held after the request", n)
+				}
+			})
+		})
+	}
+}
+
+// zeroReader is an endless body.
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

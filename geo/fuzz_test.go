@@ -65,8 +65,9 @@ func FuzzCountry(f *testing.F) {
 
 // FuzzOpenBytes feeds damaged database files to OpenBytes: opening must fail
 // cleanly or yield a database whose lookups neither panic nor return
-// anything but "" or a code. Country databases come from downloads, which
-// can be cut short or corrupted.
+// anything but "" or a code, whose IPv4 table, if it has one, answers what
+// its search tree does, and which Check can vet. Country databases come from
+// downloads, which can be cut short or corrupted.
 func FuzzOpenBytes(f *testing.F) {
 	networks := map[string]string{
 		"81.2.69.0/24":  "GB",
@@ -84,6 +85,8 @@ func FuzzOpenBytes(f *testing.F) {
 	f.Add([]byte("\xAB\xCD\xEFMaxMind.com"))
 	ips := []netip.Addr{
 		netip.MustParseAddr("81.2.69.142"),
+		netip.MustParseAddr("81.2.70.1"),
+		netip.MustParseAddr("200.1.2.3"),
 		netip.MustParseAddr("1.0.0.1"),
 		netip.MustParseAddr("1.0.1.1"),
 		netip.MustParseAddr("2a02:6b8::1"),
@@ -96,9 +99,16 @@ func FuzzOpenBytes(f *testing.F) {
 			return
 		}
 		for _, ip := range ips {
-			if got := db.Country(ip); got != "" && !isCode(got) {
+			got := db.Country(ip)
+			if got != "" && !isCode(got) {
 				t.Fatalf("Country(%s) = %q, not a country code", ip, got)
 			}
+			if tree := db.TreeCountry(ip); got != tree {
+				t.Fatalf("Country(%s) = %q, but the tree walk answers %q", ip, got, tree)
+			}
 		}
+		// Check vets files like these before they replace a sound one: it
+		// must come back, with an error or without.
+		_, _ = db.Check()
 	})
 }

@@ -16,8 +16,9 @@ import (
 // lets through as a fraction of its configured rate (effective/configured),
 // for one reader and for ten sharing the budget, over about three seconds
 // each. The burst a new budget starts with is left out. max-gap-ms is the
-// longest a reader went between Reads: far above the bucket's 125 ms, it
-// says that the host stalled the reader, not the throttle. Run it alone:
+// longest a reader went between Reads: by design about a second (one read's
+// worth of the rate); far above that, the host stalled the reader, not the
+// throttle. Run it alone:
 //
 //	go test -run '^$' -bench RateAccuracy -benchtime 1x ./throttle/
 func BenchmarkRateAccuracy(b *testing.B) {

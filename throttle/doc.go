@@ -25,10 +25,16 @@
 // io.Copy, io.ReadAll and the like simply call again. A Write larger than
 // that is written in several pieces, with a wait before each.
 //
+// With the default burst, a second of the rate, a slow upload is read once
+// a second: one wake-up, one read from the client and one write onward per
+// second, what a client that is slow by itself costs the server anyway.
+//
 // A wait ends as soon as the request's context is done: Read or Write
-// returns the context's error at once and leaves no goroutine or timer
-// behind. A Read blocked inside the body itself (a client that stopped
-// sending) is the server's to end, with its read timeouts.
+// returns the context's error (its cause, if it was given one) at once and
+// leaves no goroutine or timer behind. A deadline on the context therefore
+// bounds how long a transfer is paced, however much the client has left in
+// the socket buffers. A Read blocked inside the body itself (a client that
+// stopped sending) is the server's to end, with its read timeouts.
 //
 // # Memory
 //

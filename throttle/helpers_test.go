@@ -2,6 +2,7 @@ package throttle_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -68,6 +69,9 @@ func clientAddr(i int) netip.Addr {
 }
 
 var client = netip.MustParseAddr("77.88.55.88")
+
+// errPacedTooLong is the cause of a caller's deadline in the tests.
+var errPacedTooLong = errors.New("paced for too long")
 
 // fmtRate names a rate for test and benchmark names: 32KiB/s, 8MiB/s.
 func fmtRate(rate int64) string {

@@ -27,7 +27,7 @@ type pacer struct {
 // deadline of ctx: here a deadline ends the wait when it passes, with ctx's
 // error, like a cancellation.
 func (p *pacer) wait(n int) error {
-	if err := p.ctx.Err(); err != nil {
+	if err := p.err(); err != nil {
 		return err
 	}
 	lim := p.budget.limiter
@@ -58,6 +58,13 @@ func (p *pacer) wait(n int) error {
 		// Give back what was not used, so that the client's other
 		// requests are not held back for bytes that never passed.
 		r.Cancel()
-		return p.ctx.Err()
+		return p.err()
 	}
+}
+
+// err returns why ctx is done, nil if it is not: its cause when it was
+// given one (context.WithTimeoutCause, context.WithCancelCause), so that the
+// caller can tell its own deadline from the request's end.
+func (p *pacer) err() error {
+	return context.Cause(p.ctx)
 }

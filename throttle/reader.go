@@ -14,7 +14,8 @@ type Reader struct {
 }
 
 // NewReader returns a Reader of body that keeps to b. ctx is the request's
-// context: when it is done, a waiting Read returns at once with ctx's error.
+// context: when it is done, a waiting Read returns at once with ctx's error,
+// or its cause if it has one (context.Cause).
 func NewReader(ctx context.Context, body io.ReadCloser, b *Budget) *Reader {
 	return &Reader{body: body, pacer: pacer{ctx: ctx, budget: b}}
 }
@@ -25,7 +26,7 @@ func NewReader(ctx context.Context, body io.ReadCloser, b *Budget) *Reader {
 // the body, io.EOF included, are returned as they come, with the bytes read
 // along with them.
 func (r *Reader) Read(p []byte) (int, error) {
-	if err := r.pacer.ctx.Err(); err != nil {
+	if err := r.pacer.err(); err != nil {
 		return 0, err
 	}
 	if limit := r.pacer.budget.chunk(); len(p) > limit {

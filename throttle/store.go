@@ -18,10 +18,20 @@ const DefaultMaxClients = 1 << 16
 
 // DefaultBurstDuration is how much of its rate a budget may send at once when
 // StoreOptions.Burst is zero: the size of its token bucket, measured in time.
-// Sized in time, the bucket forgives a reader woken up to 125 ms late at every
-// rate, for a head start of 1/8 s of the rate; see BENCHMARKS.md, "Throttle
-// accuracy".
-const DefaultBurstDuration = time.Second / 8
+//
+// A second, because every wait of a throttled transfer costs the server what
+// a slow client's packet does: a goroutine woken, a read from the client, a
+// write to the upstream. With a bucket of a second, a slow upload is read
+// once a second, in a piece of a second of its rate, which is what plain
+// Caddy pays for a client that is slow by itself. A bucket of 1/8 s woke
+// every upload eight times a second: 5,000 uploads at 16 KiB/s saturated a
+// core where plain Caddy held as many slow ones with 0.6 of one, and got a
+// third of their rate (BENCHMARKS.md, "Throttled uploads"). Sized in
+// time, the bucket also forgives a reader woken up to a second late at every
+// rate, so a busy server loses no accuracy; the price is a head start of a
+// second of the rate for a new or rested client, which nobody notices in an
+// upload that the order slows to minutes.
+const DefaultBurstDuration = time.Second
 
 // minBurst keeps default buckets of very low rates from shrinking to a few
 // bytes, which would only make reads tiny and frequent.
@@ -36,8 +46,9 @@ type StoreOptions struct {
 	// Burst is the size in bytes of every budget's token bucket: how much a
 	// client may send at once after a pause, and how much a new client may
 	// send before it is slowed. Zero or less means DefaultBurstDuration of
-	// each budget's rate, at least 1 KiB. A small Burst at a high rate costs
-	// accuracy (see DefaultBurstDuration) and makes reads small.
+	// each budget's rate, at least 1 KiB. A Burst below a second of the rate
+	// makes reads smaller and more frequent, which costs CPU, and at a high
+	// rate accuracy (see DefaultBurstDuration).
 	Burst int64
 }
 

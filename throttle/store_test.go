@@ -166,11 +166,11 @@ func TestStoreBurst(t *testing.T) {
 		rate  int64
 		want  int64
 	}{
-		{0, 8 * mib, mib},      // 1/8 s of the rate
-		{0, 32 * kib, 4 * kib}, // 1/8 s of the rate
-		{0, 100, kib},          // at least 1 KiB
+		{0, 8 * mib, 8 * mib},   // a second of the rate
+		{0, 32 * kib, 32 * kib}, // a second of the rate
+		{0, 100, kib},           // at least 1 KiB
 		{16 * kib, 8 * mib, 16 * kib},
-		{-1, 32 * kib, 4 * kib}, // negative: the default
+		{-1, 32 * kib, 32 * kib}, // negative: the default
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("burst=%d/%s", tc.burst, fmtRate(tc.rate)), func(t *testing.T) {

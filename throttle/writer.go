@@ -19,7 +19,7 @@ type ResponseWriter struct {
 
 // NewResponseWriter returns a ResponseWriter that writes to w within b. ctx
 // is the request's context: when it is done, a waiting Write returns at once
-// with ctx's error.
+// with ctx's error, or its cause if it has one (context.Cause).
 func NewResponseWriter(ctx context.Context, w http.ResponseWriter, b *Budget) *ResponseWriter {
 	return &ResponseWriter{ResponseWriter: w, pacer: pacer{ctx: ctx, budget: b}}
 }

@@ -87,12 +87,14 @@ func TestResponseWriterErrors(t *testing.T) {
 		name        string
 		failAt      int
 		cancelAfter time.Duration
+		cause       error // of the cancellation
 		wantN       int
 		wantErr     error
 	}{
-		{"write error", 40 * kib, 0, 40 * kib, errClientGone},
+		{"write error", 40 * kib, 0, nil, 40 * kib, errClientGone},
 		// 16 KiB at once, then 16 KiB per 250ms: three pieces by 600ms.
-		{"cancel", 0, 600 * time.Millisecond, 48 * kib, context.Canceled},
+		{"cancel", 0, 600 * time.Millisecond, nil, 48 * kib, context.Canceled},
+		{"cancel with a cause", 0, 600 * time.Millisecond, errPacedTooLong, 48 * kib, errPacedTooLong},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,10 +102,10 @@ func TestResponseWriterErrors(t *testing.T) {
 				s := throttle.NewStore(throttle.StoreOptions{Burst: 16 * kib})
 				b := s.Acquire(client, 64*kib)
 				defer b.Release()
-				ctx, cancel := context.WithCancel(context.Background())
-				defer cancel()
+				ctx, cancel := context.WithCancelCause(context.Background())
+				defer cancel(nil)
 				if tc.cancelAfter > 0 {
-					time.AfterFunc(tc.cancelAfter, cancel)
+					time.AfterFunc(tc.cancelAfter, func() { cancel(tc.cause) })
 				}
 				rec := &pieceRecorder{ResponseRecorder: httptest.NewRecorder(), failAt: tc.failAt}
 				w := throttle.NewResponseWriter(ctx, rec, b)
