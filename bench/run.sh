@@ -24,6 +24,7 @@
 #   GOBENCH=0         1: also run the Go benchmarks; only: run nothing else
 #   GOBENCH_COUNT=6   -count of the Go benchmarks
 #   GOBENCH_BASE=     an earlier Go benchmark output to compare with, by benchstat
+#   GATEWAY_GOGC=     the gateway's GOGC (e.g. 10); empty: Go's default (100)
 #   THROTTLE_UPLOADS=5000  concurrent slow uploads of the throttle scenario
 #   THROTTLE_KIB=16   their rate, KiB/s (the gateway's throttle order)
 #   THROTTLE_BURST=   the gateway's throttle_burst (e.g. 16KiB); empty: the default
@@ -342,7 +343,11 @@ wait_for() {
 caddy_env=(env "XDG_CONFIG_HOME=$work/xdg-config" "XDG_DATA_HOME=$work/xdg-data")
 start upstream "${client_pin[@]}" "$bin/upstream" -addr "127.0.0.1:$upstream_port"
 start plain "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$plain_cfg" --adapter caddyfile
-start gateway "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$gateway_cfg" --adapter caddyfile
+gateway_env=("${caddy_env[@]}")
+if [[ -n ${GATEWAY_GOGC:-} ]]; then
+	gateway_env+=("GOGC=$GATEWAY_GOGC")
+fi
+start gateway "${server_pin[@]}" "${gateway_env[@]}" "$bin/caddy" run --config "$gateway_cfg" --adapter caddyfile
 start plain_heap "${server_pin[@]}" "${caddy_env[@]}" "$bin/caddy" run --config "$heap_cfg" --adapter caddyfile
 wait_for upstream "http://127.0.0.1:$upstream_port/" 200
 wait_for plain "http://127.0.0.1:$plain_respond_port/" 200
@@ -672,7 +677,7 @@ throttle_scenario
 log "measured in $(((SECONDS - run_start) / 60)) min $(((SECONDS - run_start) % 60)) s"
 
 {
-	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS DISTINCT=$DISTINCT PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
+	echo "ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS ORDERS=$ORDERS DISTINCT=$DISTINCT${GATEWAY_GOGC:+ GATEWAY_GOGC=$GATEWAY_GOGC} PIN=$PIN (servers on CPU $SERVER_CPUS, wrk/upstream on CPU $CLIENT_CPUS)"
 	echo
 	if [[ -s $scenarios_tsv ]]; then
 		"$bin/report" -scenarios "$scenarios_tsv" -results "$results_tsv"
