@@ -23,9 +23,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/georestrict/caddy-georestrict/bench/internal/summary"
 )
 
 type scenario struct {
@@ -142,22 +143,6 @@ func readResults(path string, scens []*scenario) error {
 	})
 }
 
-// stats is the median, min and max of xs.
-type stats struct{ med, min, max float64 }
-
-func summarize(xs []float64) stats {
-	if len(xs) == 0 {
-		return stats{}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stats{m, s[0], s[len(s)-1]}
-}
-
 func write(w io.Writer, scens []*scenario) {
 	fmt.Fprintln(w, "| scenario | side | req/s | p50 ms | p99 ms | B/A req/s | B/A p99 | target | errors |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -173,7 +158,7 @@ func write(w io.Writer, scens []*scenario) {
 				p99Ratio = append(p99Ratio, b.p99/a.p99)
 			}
 		}
-		rr, pr := summarize(rpsRatio), summarize(p99Ratio)
+		rr, pr := summary.Of(rpsRatio), summary.Of(p99Ratio)
 		for side, runs := range []map[int]run{s.a, s.b} {
 			var rps, p50, p99 []float64
 			for _, r := range runs {
@@ -182,7 +167,7 @@ func write(w io.Writer, scens []*scenario) {
 				p99 = append(p99, r.p99/1000)
 			}
 			row := []string{s.title, s.sideA,
-				span(summarize(rps), "%.0f"), span(summarize(p50), "%.2f"), span(summarize(p99), "%.2f"),
+				summary.Of(rps).Span("%.0f"), summary.Of(p50).Span("%.2f"), summary.Of(p99).Span("%.2f"),
 				"", "", "", errorsCell(s.unexpected[side], s.sockErr[side])}
 			if side == 1 {
 				row[0], row[1] = "", s.sideB
@@ -191,7 +176,7 @@ func write(w io.Writer, scens []*scenario) {
 			fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
 			if s.bodyKiB > 0 {
 				notes = append(notes, fmt.Sprintf("%s, %s: %.0f MiB/s of request bodies (median)",
-					s.title, row[1], summarize(rps).med*s.bodyKiB/1024))
+					s.title, row[1], summary.Of(rps).Med*s.bodyKiB/1024))
 			}
 		}
 	}
@@ -203,28 +188,24 @@ func write(w io.Writer, scens []*scenario) {
 	}
 }
 
-func span(s stats, f string) string {
-	return fmt.Sprintf(f+" ("+f+"–"+f+")", s.med, s.min, s.max)
-}
-
-func ratio(s stats) string {
-	if s == (stats{}) {
+func ratio(s summary.Stats) string {
+	if s == (summary.Stats{}) {
 		return "n/a"
 	}
-	return span(s, "%.3f")
+	return s.Span("%.3f")
 }
 
 // verdict checks the medians of the round-by-round ratios against the
 // scenario's targets.
-func verdict(s *scenario, rr, pr stats) string {
+func verdict(s *scenario, rr, pr summary.Stats) string {
 	if s.minRPS == 0 && s.maxP99 == 0 {
 		return "–"
 	}
 	var missed []string
-	if s.minRPS > 0 && rr.med < s.minRPS {
+	if s.minRPS > 0 && rr.Med < s.minRPS {
 		missed = append(missed, fmt.Sprintf("req/s < %.2f", s.minRPS))
 	}
-	if s.maxP99 > 0 && pr.med > s.maxP99 {
+	if s.maxP99 > 0 && pr.Med > s.maxP99 {
 		missed = append(missed, fmt.Sprintf("p99 > %.2f", s.maxP99))
 	}
 	if len(missed) > 0 {

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/georestrict/caddy-georestrict/bench/internal/summary"
 )
 
 // The targets of the throttle scenario (issue 13, target 7), checked on the
@@ -55,12 +56,12 @@ func writeReport(w io.Writer, path string) error {
 	fmt.Fprintln(w, "| side | uploads | CPU, uploads alone (cores) | upload rate / ordered | CPU under other traffic | upload rate / ordered, under other traffic | other traffic req/s | p50 ms | p99 ms | RSS MiB | errors |")
 	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, side := range [][]result{a, b} {
-		col := func(f func(r result) float64) stats {
+		col := func(f func(r result) float64) summary.Stats {
 			var xs []float64
 			for _, r := range side {
 				xs = append(xs, f(r))
 			}
-			return summarize(xs)
+			return summary.Of(xs)
 		}
 		errs, failed := 0, 0
 		for _, r := range side {
@@ -69,14 +70,14 @@ func writeReport(w io.Writer, path string) error {
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			side[0].label, side[0].uploads,
-			span(col(func(r result) float64 { return r.cpuQuiet }), "%.3f"),
-			span(col(func(r result) float64 { return r.rateQuiet / r.ordered }), "%.3f"),
-			span(col(func(r result) float64 { return r.cpuLoad }), "%.2f"),
-			span(col(func(r result) float64 { return r.rateLoad / r.ordered }), "%.3f"),
-			span(col(func(r result) float64 { return r.rps }), "%.0f"),
-			span(col(func(r result) float64 { return r.p50 / 1000 }), "%.2f"),
-			span(col(func(r result) float64 { return r.p99 / 1000 }), "%.2f"),
-			span(col(func(r result) float64 { return r.rssKiB / 1024 }), "%.0f"),
+			col(func(r result) float64 { return r.cpuQuiet }).Span("%.3f"),
+			col(func(r result) float64 { return r.rateQuiet / r.ordered }).Span("%.3f"),
+			col(func(r result) float64 { return r.cpuLoad }).Span("%.2f"),
+			col(func(r result) float64 { return r.rateLoad / r.ordered }).Span("%.3f"),
+			col(func(r result) float64 { return r.rps }).Span("%.0f"),
+			col(func(r result) float64 { return r.p50 / 1000 }).Span("%.2f"),
+			col(func(r result) float64 { return r.p99 / 1000 }).Span("%.2f"),
+			col(func(r result) float64 { return r.rssKiB / 1024 }).Span("%.0f"),
 			errorsCell(errs, failed))
 	}
 
@@ -93,11 +94,11 @@ func writeReport(w io.Writer, path string) error {
 	for _, r := range b {
 		rate = append(rate, r.rateQuiet/r.ordered)
 	}
-	c, p, q := summarize(cpu), summarize(p99), summarize(rate)
+	c, p, q := summary.Of(cpu), summary.Of(p99), summary.Of(rate)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "- B/A CPU with the uploads alone: %s, target ≤ %.1f: %s\n", span(c, "%.3f"), maxCPURatio, met(c.med <= maxCPURatio))
-	fmt.Fprintf(w, "- B/A p99 of the other traffic: %s, target ≤ %.1f: %s\n", span(p, "%.3f"), maxP99Ratio, met(p.med <= maxP99Ratio))
-	fmt.Fprintf(w, "- B's upload rate / ordered: %s, target 1 ± %.0f%%: %s\n", span(q, "%.3f"), rateBound*100, met(q.med >= 1-rateBound && q.med <= 1+rateBound))
+	fmt.Fprintf(w, "- B/A CPU with the uploads alone: %s, target ≤ %.1f: %s\n", c.Span("%.3f"), maxCPURatio, met(c.Med <= maxCPURatio))
+	fmt.Fprintf(w, "- B/A p99 of the other traffic: %s, target ≤ %.1f: %s\n", p.Span("%.3f"), maxP99Ratio, met(p.Med <= maxP99Ratio))
+	fmt.Fprintf(w, "- B's upload rate / ordered: %s, target 1 ± %.0f%%: %s\n", q.Span("%.3f"), rateBound*100, met(q.Med >= 1-rateBound && q.Med <= 1+rateBound))
 	return nil
 }
 
@@ -148,24 +149,4 @@ func readResults(path string) ([]result, error) {
 		})
 	}
 	return out, sc.Err()
-}
-
-// stats is the median, min and max of some values.
-type stats struct{ med, min, max float64 }
-
-func summarize(xs []float64) stats {
-	if len(xs) == 0 {
-		return stats{}
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stats{m, s[0], s[len(s)-1]}
-}
-
-func span(s stats, f string) string {
-	return fmt.Sprintf(f+" ("+f+"–"+f+")", s.med, s.min, s.max)
 }
