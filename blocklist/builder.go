@@ -507,7 +507,12 @@ func checkText(s string, multiline bool) error {
 	if len(s) > maxTextLen {
 		return fmt.Errorf("longer than %d bytes", maxTextLen)
 	}
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
+		// Most text is printable ASCII: eight bytes of it are passed over at once.
+		if i+8 <= len(s) && printableASCII(le64(s[i:])) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			return checkUnicodeText(s, multiline)
@@ -515,8 +520,18 @@ func checkText(s string, multiline bool) error {
 		if c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f {
 			return fmt.Errorf("control character %U not allowed", c)
 		}
+		i++
 	}
 	return nil
+}
+
+// printableASCII reports whether the eight bytes of x are all printable ASCII, 0x20 to 0x7e.
+// A byte of 0x80 or more sets its own top bit; one below 0x20 borrows when 0x20 is taken
+// from it (the borrow can only mark further bytes wrongly, never hide one); and with no top
+// bit set, adding 1 carries into a top bit only from 0x7f.
+func printableASCII(x uint64) bool {
+	const ones, tops = 0x0101010101010101, 0x8080808080808080
+	return (x|(x-0x20*ones)&^x|(x+ones))&tops == 0
 }
 
 // checkUnicodeText is checkText for text that is not all ASCII, in one pass that validates

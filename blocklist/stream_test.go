@@ -148,19 +148,76 @@ func TestPlainURL(t *testing.T) {
 	}
 }
 
-// checkUnicodeText finds the control characters unicode.IsControl finds, the first first.
-func TestCheckUnicodeText(t *testing.T) {
-	reference := func(s string, multiline bool) error {
-		if !utf8.ValidString(s) {
-			return errNotUTF8
+// referenceCheckText is what checkText and checkUnicodeText must find: invalid UTF-8, or
+// the first control character unicode.IsControl finds.
+func referenceCheckText(s string, multiline bool) error {
+	if !utf8.ValidString(s) {
+		return errNotUTF8
+	}
+	for _, c := range s {
+		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
+			return fmt.Errorf("control character %U not allowed", c)
 		}
-		for _, c := range s {
-			if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\r' || c == '\t')) {
-				return fmt.Errorf("control character %U not allowed", c)
+	}
+	return nil
+}
+
+// checkText passes over eight bytes of printable ASCII at once: every byte that is not
+// printable ASCII must still be found, at every position in the word and in the tail, and
+// the first one reported, as a byte-by-byte reading reports it: an ASCII control
+// character before any other byte, else what the text as a whole is found to have.
+func TestCheckText(t *testing.T) {
+	byByte := func(s string, multiline bool) error {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= utf8.RuneSelf {
+				return referenceCheckText(s, multiline)
+			}
+			if c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t')) || c == 0x7f {
+				return fmt.Errorf("control character %U not allowed", rune(c))
 			}
 		}
 		return nil
 	}
+	odd := []byte{0x00, 0x09, 0x0a, 0x0d, 0x1f, 0x7f, 0x80, 0xc2, 0xd0, 0xff}
+	printable := []byte{0x20, 0x21, 0x2f, 0x30, 0x41, 0x7a, 0x7e}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, multiline := range []bool{false, true} {
+		for n := range 40 {
+			for range 2_000 {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = printable[rng.IntN(len(printable))]
+				}
+				// None, one or a few bytes that are not printable ASCII, anywhere.
+				for range rng.IntN(4) {
+					if n > 0 {
+						b[rng.IntN(n)] = odd[rng.IntN(len(odd))]
+					}
+				}
+				s := string(b)
+				got, want := checkText(s, multiline), byByte(s, multiline)
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("checkText(%q, %v) = %v, want %v", s, multiline, got, want)
+				}
+			}
+		}
+	}
+	for x := range 256 { // every byte value, in each position of a word
+		for pos := range 8 {
+			b := []byte("abcdefgh")
+			b[pos] = byte(x)
+			want := x >= 0x20 && x < 0x7f
+			if got := printableASCII(le64(string(b))); got != want {
+				t.Fatalf("printableASCII(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
+
+// checkUnicodeText finds the control characters unicode.IsControl finds, the first first.
+func TestCheckUnicodeText(t *testing.T) {
+	reference := referenceCheckText
 	pieces := []string{"a", "Ж", "é", "\u0080", "\u009f", "\u00a0", "\u00ad", "\u2028", "\n", "\t", "\x00", "\x7f", "\xc2", "\x9f", "\xff", "€", "😀",
 		"\xe0\x80\x80", "\xe0\xa0\x80", "\xed\xa0\x80", "\xed\x9f\xbf", "\xf0\x80\x80\x80", "\xf0\x90\x80\x80", "\xf4\x90\x80\x80",
 		"\xf4\x8f\xbf\xbf", "\xe2\x82", "\xc0\x80", "\xf5\x80\x80\x80", "\xe2\x28\xa1"}
