@@ -814,22 +814,12 @@ func (d *EntryReader) xmlValue(elem string, start int64, list *[]span) error {
 	t := &d.text
 	mark := t.mark()
 	for {
-		b := d.in.avail()
-		if len(b) == 0 || b[0] != '<' {
-			j := bytes.IndexByte(b, '<')
-			if j < 0 {
-				if d.in.fill() {
-					continue
-				}
-				return d.endErr(d.in.offset(0), fmt.Sprintf("inside <%s> (byte %d) of <content> at line %d", elem, start, d.e.Line))
-			}
-			var err error
-			t.buf, err = d.xml.appendCharData(t.buf, b[:j])
-			if err != nil {
-				return d.tokenErr(err, "")
-			}
-			d.in.pos += j
-			continue
+		var ended bool
+		var err error
+		if t.buf, ended, err = d.charData(t.buf, true); err != nil {
+			return err
+		} else if ended {
+			return d.endErr(d.in.offset(0), fmt.Sprintf("inside <%s> (byte %d) of <content> at line %d", elem, start, d.e.Line))
 		}
 		kind, ok := d.markup()
 		if !ok {
@@ -885,6 +875,32 @@ func (d *EntryReader) xmlValue(elem string, start int64, list *[]span) error {
 	}
 }
 
+// charData reads the character data ahead of the next markup, checking it, and leaves the
+// input at its '<'. It appends the text to dst when keep is set; otherwise dst only holds one
+// piece at a time. ended reports that the input ended first.
+func (d *EntryReader) charData(dst []byte, keep bool) (_ []byte, ended bool, err error) {
+	for {
+		b := d.in.avail()
+		if len(b) > 0 && b[0] == '<' {
+			return dst, false, nil
+		}
+		j := bytes.IndexByte(b, '<')
+		if j < 0 {
+			if d.in.fill() {
+				continue
+			}
+			return dst, true, nil
+		}
+		if !keep {
+			dst = dst[:0]
+		}
+		if dst, err = d.xml.appendCharData(dst, b[:j]); err != nil {
+			return dst, false, d.tokenErr(err, "")
+		}
+		d.in.pos += j
+	}
+}
+
 // An openElement is an element being skipped.
 type openElement struct {
 	end  int // of its name in xmlState.skipped
@@ -899,27 +915,17 @@ func (d *EntryReader) skipElement(name []byte, start int64) error {
 	x.skipped = append(x.skipped[:0], name...)
 	x.open = append(x.open[:0], openElement{end: len(x.skipped), line: d.in.lineAt(start), at: start})
 	for len(x.open) > 0 {
-		b := d.in.avail()
 		top := x.open[len(x.open)-1]
 		from := 0
 		if len(x.open) > 1 {
 			from = x.open[len(x.open)-2].end
 		}
-		if len(b) == 0 || b[0] != '<' {
-			j := bytes.IndexByte(b, '<')
-			if j < 0 {
-				if d.in.fill() {
-					continue
-				}
-				return d.endErr(d.in.offset(0), fmt.Sprintf("inside <%s> (line %d, byte %d)", x.skipped[from:top.end], top.line, top.at))
-			}
-			var err error
-			x.scratch, err = x.appendCharData(x.scratch[:0], b[:j])
-			if err != nil {
-				return d.tokenErr(err, "")
-			}
-			d.in.pos += j
-			continue
+		var ended bool
+		var err error
+		if x.scratch, ended, err = d.charData(x.scratch, false); err != nil {
+			return err
+		} else if ended {
+			return d.endErr(d.in.offset(0), fmt.Sprintf("inside <%s> (line %d, byte %d)", x.skipped[from:top.end], top.line, top.at))
 		}
 		kind, ok := d.markup()
 		if !ok {
