@@ -149,6 +149,7 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 	target := o.Target.String()
 	ans := &answer{
 		order:          o,
+		country:        country,
 		boxedID:        o.ID,
 		boxedAuthority: o.Authority,
 		boxedAction:    o.Action.String(),
@@ -166,7 +167,6 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 	if !h.DryRun {
 		ans.report = transparency.row(&o, country)
 	}
-	ans.country = country
 	if lang != nil && o.Action == blocklist.ActionBlock {
 		ans.lang = lang
 		h.render(ans, country, f, lang)

@@ -310,17 +310,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl.Set(placeholderAuthority, ans.boxedAuthority)
 	repl.Set(placeholderAction, ans.boxedAction)
 	repl.Set(placeholderDryRun, boxBool(h.DryRun))
-	if h.DryRun {
-		h.metrics.dryRunCount.Inc()
-	} else {
-		h.metrics.enforcedCount.Inc()
-		transparency.count(ans.report, order.Action)
-	}
 	ans.enforced.Inc()
 	if h.DryRun {
+		h.metrics.dryRunCount.Inc()
 		h.logDecision(r, addr, ans, nil)
 		return next.ServeHTTP(h.guardListed(w), r)
 	}
+	h.metrics.enforcedCount.Inc()
+	transparency.count(ans.report, order.Action)
 	if order.Action == blocklist.ActionThrottle {
 		return h.throttle(h.guardListed(w), r, next, addr, ans)
 	}
