@@ -71,6 +71,9 @@ type answer struct {
 	// The log line's fields that do not depend on the request: those
 	// before the request's own, and those after.
 	logHead, logTail []zap.Field
+	// The log's messages: a request's line, and the count of requests
+	// beyond log_limit.
+	logMsg, summaryMsg string
 
 	// The 451 answer, when the key has a language. Header values are
 	// shared by every request that gets this answer and copied into each
@@ -164,6 +167,7 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 		},
 		logTail: []zap.Field{zap.Bool("dry_run", h.DryRun)},
 	}
+	ans.logMsg, ans.summaryMsg = logMessages(o.Action, h.DryRun)
 	if !h.DryRun {
 		ans.report = transparency.row(&o, country)
 	}

@@ -537,24 +537,28 @@ type throttled struct {
 // writes) return once throttle_max_duration has passed.
 var errMaxPaced = errors.New("geo_restrict: throttle_max_duration reached; the throttled transfer is cut")
 
+// logMessages are the enforcement log's messages for requests that an order
+// with action applies to: one request's line, and the line that counts the
+// requests beyond log_limit.
+func logMessages(action blocklist.Action, dryRun bool) (line, summary string) {
+	switch throttled := action == blocklist.ActionThrottle; {
+	case dryRun && throttled:
+		return "request would be throttled (dry run)", "requests would be throttled beyond the log limit (dry run)"
+	case dryRun:
+		return "request would be withheld (dry run)", "requests would be withheld beyond the log limit (dry run)"
+	case throttled:
+		return "request throttled", "requests throttled beyond the log limit"
+	}
+	return "request withheld", "requests withheld beyond the log limit"
+}
+
 // logDecision writes the one line logged for each enforced request; for a
 // throttled request, when it ends.
 func (h *Handler) logDecision(r *http.Request, addr netip.Addr, ans *answer, t *throttled) {
-	var msg string
-	switch throttled := ans.order.Action == blocklist.ActionThrottle; {
-	case h.DryRun && throttled:
-		msg = "request would be throttled (dry run)"
-	case h.DryRun:
-		msg = "request would be withheld (dry run)"
-	case throttled:
-		msg = "request throttled"
-	default:
-		msg = "request withheld"
-	}
 	if h.logLimit != nil && !h.logLimit.allow(ans) {
 		return
 	}
-	c := h.logger.Check(zapcore.InfoLevel, msg)
+	c := h.logger.Check(zapcore.InfoLevel, ans.logMsg)
 	if c == nil {
 		return
 	}

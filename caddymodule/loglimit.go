@@ -10,8 +10,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/georestrict/caddy-georestrict/blocklist"
 )
 
 // LogLimit bounds the enforcement log for heavily requested orders: at
@@ -102,7 +100,7 @@ func (l *logLimiter) window(ans *answer) *logWindow {
 	for {
 		v, ok := l.windows.Load(key)
 		if !ok {
-			v, _ = l.windows.LoadOrStore(key, &logWindow{msg: summaryMessage(ans.order.Action, l.dryRun), head: ans.logHead})
+			v, _ = l.windows.LoadOrStore(key, &logWindow{msg: ans.summaryMsg, head: ans.logHead})
 		}
 		w := v.(*logWindow)
 		if w.n.Load() >= 0 {
@@ -110,18 +108,6 @@ func (l *logLimiter) window(ans *answer) *logWindow {
 		}
 		l.windows.CompareAndDelete(key, w)
 	}
-}
-
-func summaryMessage(action blocklist.Action, dryRun bool) string {
-	switch throttled := action == blocklist.ActionThrottle; {
-	case dryRun && throttled:
-		return "requests would be throttled beyond the log limit (dry run)"
-	case dryRun:
-		return "requests would be withheld beyond the log limit (dry run)"
-	case throttled:
-		return "requests throttled beyond the log limit"
-	}
-	return "requests withheld beyond the log limit"
 }
 
 func (l *logLimiter) run() {
