@@ -525,15 +525,6 @@ func checkText(s string, multiline bool) error {
 	return nil
 }
 
-// printableASCII reports whether the eight bytes of x are all printable ASCII, 0x20 to 0x7e.
-// A byte of 0x80 or more sets its own top bit; one below 0x20 borrows when 0x20 is taken
-// from it (the borrow can only mark further bytes wrongly, never hide one); and with no top
-// bit set, adding 1 carries into a top bit only from 0x7f.
-func printableASCII(x uint64) bool {
-	const ones, tops = 0x0101010101010101, 0x8080808080808080
-	return (x|(x-0x20*ones)&^x|(x+ones))&tops == 0
-}
-
 // checkUnicodeText is checkText for text that is not all ASCII, in one pass that validates
 // UTF-8 as utf8.ValidString does and finds the control characters unicode.IsControl finds:
 // C0, DEL and C1 (U+0080 to U+009F, which UTF-8 writes as 0xC2 0x80 to 0xC2 0x9F). Text

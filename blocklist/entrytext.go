@@ -357,18 +357,24 @@ func validText(src []byte, enc encoding) int {
 	return -1
 }
 
-// asciiRun returns the length of the printable ASCII (0x20 to 0x7f) that b starts with,
-// looking at eight bytes at a time.
+// Eight bytes at a time: word tests on eight bytes read as one little-endian uint64.
+const byteOnes, byteHighs = 0x0101010101010101, 0x8080808080808080
+
+// asciiText reports whether the eight bytes of w are all ASCII text, 0x20 to 0x7f. A byte
+// of 0x80 or more sets its own high bit; one below 0x20 borrows when 0x20 is taken from it
+// (the borrow can only mark further bytes wrongly, never hide one).
+func asciiText(w uint64) bool { return (w|(w-0x20*byteOnes)&^w)&byteHighs == 0 }
+
+// printableASCII is asciiText without DEL, 0x7f: with no high bit set, adding 1 carries
+// into one only from 0x7f.
+func printableASCII(w uint64) bool { return asciiText(w) && (w+byteOnes)&byteHighs == 0 }
+
+// asciiRun returns the length of the ASCII text (0x20 to 0x7f, which XML allows) that b
+// starts with.
 func asciiRun(b []byte) int {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		w := binary.LittleEndian.Uint64(b[i:])
-		// A high bit in w is a byte of 0x80 or more; one in (w - 0x20 each) &^ w is a byte
-		// below 0x20 (or follows one: the byte loop below finds the first exactly).
-		if (w|(w-ones*0x20)&^w)&highs != 0 {
-			break
-		}
+	for i+8 <= len(b) && asciiText(binary.LittleEndian.Uint64(b[i:])) {
+		i += 8
 	}
 	for i < len(b) && b[i] >= 0x20 && b[i] < 0x80 {
 		i++
