@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ func (r *Register) Explain(country, path, rawQuery string, now time.Time) Explan
 	if r == nil || len(r.entries) == 0 {
 		return e
 	}
+	defer runtime.KeepAlive(r) // see offheap.go
 	ex := &explainer{r: r, ci: matchCountry(country), country: country, now: now, seen: make(map[uint32]bool)}
 	v := visitor{r: r, ci: ex.ci, now: now, best: noEntry, ex: ex}
 	e.Verdict = Ambiguous

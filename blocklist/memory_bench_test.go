@@ -13,8 +13,8 @@ import (
 
 // BenchmarkLoadFile loads the register files named in $BENCH_REGISTER (separated by
 // commas), such as bench/genregister writes, and reports the wall and CPU time of a load,
-// the live heap the register keeps (after collection) and the process's peak resident
-// memory (Linux). Skipped without $BENCH_REGISTER. Run it alone, one file at a time, so
+// the live heap the register keeps (after collection), the memory it keeps outside the heap
+// (offheap.go) and the process's peak resident memory (Linux). Skipped without $BENCH_REGISTER. Run it alone, one file at a time, so
 // that the peak is this load's:
 //
 //	go run ./bench/genregister -distinct -o /tmp/distinct.csv
@@ -44,6 +44,7 @@ func BenchmarkLoadFile(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric((processCPU(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(int64(heapAfterGC())-int64(before))/(1<<20), "heap-MB")
+	b.ReportMetric(float64(r.Stats().OffHeap)/(1<<20), "offheap-MB")
 	b.ReportMetric(float64(r.Len()), "orders")
 	if rss := peakRSS(); rss > 0 {
 		b.ReportMetric(float64(rss)/(1<<20), "peak-rss-MB")
@@ -124,6 +125,7 @@ func BenchmarkGCWithRegister(b *testing.B) {
 			end := readGCMetrics()
 			b.ReportMetric(float64(end.scanHeap)/(1<<20), "scan-heap-MB")
 			b.ReportMetric(float64(end.live)/(1<<20), "live-heap-MB")
+			b.ReportMetric(float64(r.Stats().OffHeap)/(1<<20), "offheap-MB")
 			runtime.KeepAlive(r)
 		})
 	}

@@ -422,6 +422,7 @@ func (b *builder) compile() (*Register, error) {
 	if len(b.unenforced) > 0 {
 		r.stats.Unenforced = b.unenforced
 	}
+	r.moveOffHeap()
 	return r, nil
 }
 

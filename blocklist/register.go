@@ -7,13 +7,16 @@ import (
 	"maps"
 	"math/bits"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/georestrict/caddy-georestrict/internal/iso3166"
+	"github.com/georestrict/caddy-georestrict/internal/offheap"
 )
 
 const noEntry = ^uint32(0)
@@ -41,7 +44,8 @@ type Register struct {
 	vals       arena            // every target value; lookups and the tree refer to it
 	texts      arena            // authorities, references, notices and reasons
 	files      []string
-	seed       uint64 // of hashKey
+	seed       uint64          // of hashKey
+	mem        *offheap.Region // where the bulk is kept, or nil (offheap.go)
 
 	posts    postIndex // numeric post id -> first entry
 	postStrs keyTable  // other post ids
@@ -146,6 +150,9 @@ type RegisterStats struct {
 	// Options.Hosts.
 	SkippedForeignHost int
 	Files              []string
+	// OffHeap is the bytes of the register kept outside the Go heap (0 where the platform
+	// cannot map memory): part of the process's resident memory, not of its Go heap.
+	OffHeap int
 
 	// SkippedForeignHostIDs are the ids of the first 20 URL targets skipped for their host,
 	// in the order they were read (of our own formats: a regulator's register is nearly all
@@ -175,6 +182,7 @@ func (r *Register) Census() []Census {
 	if r == nil {
 		return nil
 	}
+	defer runtime.KeepAlive(r) // see offheap.go
 	out := make([]Census, len(r.files))
 	for i, f := range r.files {
 		out[i] = Census{Source: f, ByAction: map[string]int{}, ByCountry: map[string]int{}}
@@ -348,6 +356,7 @@ func (r *Register) MatchRef(country, path, rawQuery string, now time.Time) (Orde
 	if r == nil || len(r.entries) == 0 {
 		return 0, Unlisted
 	}
+	defer runtime.KeepAlive(r) // see offheap.go
 	v := visitor{r: r, ci: matchCountry(country), now: now, best: noEntry}
 	if !walk(&v, path, rawQuery) {
 		return 0, Ambiguous
@@ -366,8 +375,12 @@ func (v *visitor) verdict() (OrderRef, Verdict) {
 	return 0, Unlisted
 }
 
-// Order returns a copy of the order that ref, from MatchRef on r, refers to.
-func (r *Register) Order(ref OrderRef) Order { return r.order(uint32(ref)) }
+// Order returns a copy of the order that ref, from MatchRef on r, refers to. Its strings are
+// its own: keeping them does not keep the register.
+func (r *Register) Order(ref OrderRef) Order {
+	defer runtime.KeepAlive(r) // see offheap.go
+	return r.order(uint32(ref))
+}
 
 func matchCountry(country string) int {
 	if country == AnyCountry {
@@ -439,24 +452,40 @@ func (r *Register) source(e *entry) string {
 	return r.files[e.file] + ":" + strconv.FormatUint(uint64(e.line), 10)
 }
 
-// order materialises entry i. Strings are shared with the register (they are immutable);
-// the countries slice is the caller's own.
+// order materialises entry i. Its strings are copied out of the register, in one allocation:
+// the register's own may be outside the Go heap (offheap.go), and freed with it.
 func (r *Register) order(i uint32) Order {
 	e := &r.entries[i]
 	t := &r.terms[e.terms]
 	ru := &r.rules[t.rule]
 	w := &r.validities[t.validity]
+	texts := [...]string{
+		r.id(e), r.val(e),
+		r.texts.text(t.authority), r.texts.text(t.reference),
+		r.texts.text(t.notice), r.texts.text(t.reason),
+	}
+	n := 0
+	for _, s := range texts {
+		n += len(s)
+	}
+	buf := make([]byte, 0, n)
+	for i, s := range texts {
+		if s != "" {
+			buf = append(buf, s...)
+			texts[i] = unsafe.String(&buf[len(buf)-len(s)], len(s))
+		}
+	}
 	return Order{
-		ID:               r.id(e),
+		ID:               texts[0],
 		Countries:        ru.codes(),
-		Target:           Target{Kind: e.kind, Value: r.val(e)},
+		Target:           Target{Kind: e.kind, Value: texts[1]},
 		Action:           ru.action,
 		Rate:             ru.rate,
 		ThrottleResponse: ru.both,
-		Authority:        r.texts.text(t.authority),
-		Reference:        r.texts.text(t.reference),
-		Notice:           r.texts.text(t.notice),
-		Reason:           r.texts.text(t.reason),
+		Authority:        texts[2],
+		Reference:        texts[3],
+		Notice:           texts[4],
+		Reason:           texts[5],
 		Start:            r.time(w.start, w.startZone),
 		End:              r.time(w.end, w.endZone),
 		Source:           r.source(e),
@@ -468,6 +497,7 @@ func (r *Register) orders(yield func(Order) bool) {
 	if r == nil {
 		return
 	}
+	defer runtime.KeepAlive(r) // see offheap.go
 	for i := range r.entries {
 		if !yield(r.order(uint32(i))) {
 			return

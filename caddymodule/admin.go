@@ -568,6 +568,9 @@ type registerStatus struct {
 	Skipped    []skippedEntry `json:"skipped,omitempty"`
 	// URL orders of our own formats left out for a host not in hosts.
 	SkippedForeignHost int `json:"skipped_foreign_host,omitempty"`
+	// OffHeapBytes is the memory the register keeps outside the Go heap:
+	// resident, but not counted in the collector's heap goal.
+	OffHeapBytes int `json:"offheap_bytes"`
 }
 
 // sourceStatus is one source of a live register and what became of its versions.
@@ -720,6 +723,7 @@ func (lr *liveRegister) status() registerStatus {
 		}
 	}
 	st := reg.Stats()
+	rs.OffHeapBytes = st.OffHeap
 	for _, hd := range st.Headers {
 		rs.Published = append(rs.Published, publishedHeader{
 			Format: hd.Format.String(), UpdateTime: hd.UpdateTime,

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -298,6 +299,9 @@ func TestAdminAPI(t *testing.T) {
 		src := r.Sources[0]
 		if src.Kind != "file" || src.Location != reg || src.Version != sha256Hex(adminRegister) || src.Orders != 4 || r.Orders != 4 {
 			t.Errorf("source %+v", src)
+		}
+		if runtime.GOOS == "linux" && r.OffHeapBytes == 0 {
+			t.Error("offheap_bytes is 0: the register is not kept outside the Go heap")
 		}
 		if want := map[string]int{"block": 3, "throttle": 1}; !reflect.DeepEqual(src.ByAction, want) {
 			t.Errorf("by action %v, want %v", src.ByAction, want)

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"unicode/utf8"
@@ -148,7 +147,6 @@ func (h *Handler) cachedAnswer(v *registerVersion, ref blocklist.OrderRef, count
 
 // buildAnswer works out everything that an answer keeps.
 func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang *language) *answer {
-	o = detachOrder(o)
 	target := o.Target.String()
 	ans := &answer{
 		order:          o,
@@ -176,19 +174,6 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 		h.render(ans, country, f, lang)
 	}
 	return ans
-}
-
-// detachOrder copies the strings of o out of the register's memory, so that
-// what is cached does not keep a replaced register alive.
-func detachOrder(o blocklist.Order) blocklist.Order {
-	o.ID = strings.Clone(o.ID)
-	o.Target.Value = strings.Clone(o.Target.Value)
-	o.Authority = strings.Clone(o.Authority)
-	o.Reference = strings.Clone(o.Reference)
-	o.Notice = strings.Clone(o.Notice)
-	o.Reason = strings.Clone(o.Reason)
-	o.Source = strings.Clone(o.Source)
-	return o
 }
 
 // pathProbe stands for the request path while an answer is rendered once

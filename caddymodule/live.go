@@ -437,6 +437,7 @@ func (lr *liveRegister) logLoaded(reg *blocklist.Register, took time.Duration) {
 		zap.Int("throttle_orders", st.Throttles),
 		zap.Int("countries", len(st.Countries)),
 		zap.Int("skipped_foreign_host", st.SkippedForeignHost),
+		zap.Int("offheap_bytes", st.OffHeap),
 		zap.Duration("took", took))
 	if len(st.Unenforced) > 0 {
 		fields := []zap.Field{zap.String("sources", lr.name)}
