@@ -24,15 +24,16 @@ const noEntry = ^uint32(0)
 // Register is a compiled, immutable set of orders, safe for concurrent use. Build one with
 // [Load].
 //
-// Orders are stored compactly, in flat tables that hold no pointers, so that the garbage
-// collector never looks inside a register, however large: ids and target values live in two
-// arenas of large strings, everything else an order says in a table of "terms", since one
-// decision typically covers many posts. Terms refer to a few distinct rules (countries and
-// action), windows (start and end) and texts (authority, reference, notice, reason, kept in a
-// third arena), so that a register in which every order has its own decision still costs
-// little beyond its text. Numeric posts are found through a flat hash table, other posts,
-// accounts and exact paths through tables of entry indexes (table.go), path prefixes through a
-// radix tree laid out in one slice.
+// Orders are stored compactly, in flat tables that hold no pointers and, once built, live
+// outside the Go heap (offheap.go), so that the garbage collector neither looks inside a
+// register nor counts it, however large. Ids and target values live in two arenas of large
+// strings, everything else an order says in a table of "terms", since one decision typically
+// covers many posts. Terms refer to a few distinct rules (countries and action), windows
+// (start and end) and texts (authority, reference, notice, reason, kept in a third arena), so
+// that a register in which every order has its own decision still costs little beyond its
+// text. Numeric posts are found through a flat hash table, other posts, accounts and exact
+// paths through tables of entry indexes (table.go), path prefixes through a radix tree laid
+// out in one slice.
 type Register struct {
 	patterns   *Patterns
 	entries    []entry
