@@ -392,29 +392,44 @@ func matchCountry(country string) int {
 
 // walk reads path every way it must be read (see the package doc) and runs v over each
 // reading; it reports false for a path that is refused (Ambiguous).
+//
+// A path that is already as applications read it, the most common kind, is matched as it is;
+// the others need a buffer, which walkRewritten keeps in its own frame, so that the common
+// case does not carry it. Every byte of stack on this path counts: the server's goroutine
+// calls it near the end of an 8 KiB stack, and a frame that crosses the end makes the runtime
+// copy the stack to one twice the size, which a collection shrinks back, again and again.
 func walk(v *visitor, path, rawQuery string) bool {
-	switch clean, upper := classify(path); {
-	case clean:
+	clean, upper := classify(path)
+	if clean {
 		matchText(v, path, rawQuery)
-	case upper && len(path) <= stackPathLen:
+		return true
+	}
+	return walkRewritten(v, path, rawQuery, upper)
+}
+
+// walkRewritten is walk for a path that must be rewritten before it is matched; upper says
+// that lower-casing it is all it takes.
+//
+//go:noinline
+func walkRewritten(v *visitor, path, rawQuery string, upper bool) bool {
+	var buf [stackPathLen]byte
+	if upper && len(path) <= stackPathLen {
 		// Mixed-case handles ("/SomeUser/status/1") are common: lower-case, nothing else.
-		var buf [stackPathLen]byte
 		matchText(v, appendLowerASCII(buf[:0], path), rawQuery)
-	default:
-		var buf [stackPathLen]byte
-		text, res := appendReading(buf[:0], path)
-		switch res {
-		case readOne:
-			matchText(v, text, rawQuery)
-		case readAmbiguous:
-			readings, ok := readingsOf(path)
-			if !ok {
-				return false
-			}
-			matchReadings(v, readings, rawQuery)
-		default:
+		return true
+	}
+	text, res := appendReading(buf[:0], path)
+	switch res {
+	case readOne:
+		matchText(v, text, rawQuery)
+	case readAmbiguous:
+		readings, ok := readingsOf(path)
+		if !ok {
 			return false
 		}
+		matchReadings(v, readings, rawQuery)
+	default:
+		return false
 	}
 	return true
 }
