@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -511,7 +512,7 @@ func TestHandlerMetrics(t *testing.T) {
 caddy_georestrict_register_orders{action="block",dry_run="false",hosts="",registers=%[1]q} 3
 caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="",registers=%[1]q} 1
 `, h.Registers[0].Path)
-	if err := testutil.CollectAndCompare(h.metrics.orders, strings.NewReader(want)); err != nil {
+	if err := testutil.CollectAndCompare(h.metrics.orders, strings.NewReader(want), "caddy_georestrict_register_orders"); err != nil {
 		t.Error(err)
 	}
 }
@@ -560,8 +561,26 @@ caddy_georestrict_register_orders{action="throttle",dry_run="false",hosts="micro
 caddy_georestrict_register_orders{action="block",dry_run="true",hosts="",registers=%[1]q} 4
 caddy_georestrict_register_orders{action="throttle",dry_run="true",hosts="",registers=%[1]q} 1
 `, reg)
-	if err := testutil.CollectAndCompare(handlers[0].metrics.orders, strings.NewReader(want)); err != nil {
+	if err := testutil.CollectAndCompare(handlers[0].metrics.orders, strings.NewReader(want), "caddy_georestrict_register_orders"); err != nil {
 		t.Error(err)
+	}
+	// The register's memory outside the heap: once per register, however many
+	// handlers enforce it (the dry run shares the first two handlers').
+	if runtime.GOOS == "linux" {
+		all := handlers[0].live.register().Stats().OffHeap
+		own := handlers[2].live.register().Stats().OffHeap
+		if all == 0 || own == 0 {
+			t.Fatalf("registers kept outside the heap: %d and %d bytes", all, own)
+		}
+		want := fmt.Sprintf(`
+# HELP caddy_georestrict_register_offheap_bytes Memory the loaded registers keep outside the Go heap, by register files and hosts.
+# TYPE caddy_georestrict_register_offheap_bytes gauge
+caddy_georestrict_register_offheap_bytes{hosts="",registers=%[1]q} %[2]d
+caddy_georestrict_register_offheap_bytes{hosts="microblog.example",registers=%[1]q} %[3]d
+`, reg, all, own)
+		if err := testutil.CollectAndCompare(handlers[0].metrics.orders, strings.NewReader(want), "caddy_georestrict_register_offheap_bytes"); err != nil {
+			t.Error(err)
+		}
 	}
 
 	// The count follows the clock, not the last reload.

@@ -144,10 +144,15 @@ func hostsLabel(hosts []string) string {
 // window, so the figure follows the orders that apply now rather than those
 // loaded at the last reload. Handlers that enforce the same orders (same
 // files, hosts and dry run) share one series.
+//
+// It also reports caddy_georestrict_register_offheap_bytes, the memory each
+// of those registers keeps outside the Go heap: resident memory that Go's own
+// metrics do not show. Dry-run and enforcing handlers of the same files and
+// hosts share one register, and so one series.
 type ordersCollector struct {
-	desc *prometheus.Desc
-	mu   sync.Mutex
-	sets map[ordersKey]*liveRegister
+	desc, offHeap *prometheus.Desc
+	mu            sync.Mutex
+	sets          map[ordersKey]*liveRegister
 }
 
 type ordersKey struct{ registers, hosts, dryRun string }
@@ -157,6 +162,9 @@ func newOrdersCollector() *ordersCollector {
 		desc: prometheus.NewDesc("caddy_georestrict_register_orders",
 			"Orders in force (inside their start and end) in the loaded registers, by register files, hosts, dry run and action.",
 			[]string{"registers", "hosts", "dry_run", "action"}, nil),
+		offHeap: prometheus.NewDesc("caddy_georestrict_register_offheap_bytes",
+			"Memory the loaded registers keep outside the Go heap, by register files and hosts.",
+			[]string{"registers", "hosts"}, nil),
 		sets: make(map[ordersKey]*liveRegister),
 	}
 }
@@ -168,19 +176,38 @@ func (c *ordersCollector) add(k ordersKey, reg *liveRegister) {
 }
 
 // Describe implements prometheus.Collector.
-func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c *ordersCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.desc
+	ch <- c.offHeap
+}
 
 // Collect implements prometheus.Collector.
 func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for k, reg := range c.sets {
-		counts := reg.register().InForce(now)
+	// Memory by files and hosts: each register once, however many handlers
+	// enforce it.
+	offHeap := make(map[ordersKey]map[*liveRegister]int)
+	for k, live := range c.sets {
+		reg := live.register()
+		counts := reg.InForce(now)
 		for _, a := range [...]blocklist.Action{blocklist.ActionBlock, blocklist.ActionThrottle} {
 			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[a]),
 				k.registers, k.hosts, k.dryRun, a.String())
 		}
+		mk := ordersKey{registers: k.registers, hosts: k.hosts}
+		if offHeap[mk] == nil {
+			offHeap[mk] = make(map[*liveRegister]int)
+		}
+		offHeap[mk][live] = reg.Stats().OffHeap
+	}
+	for k, regs := range offHeap {
+		n := 0
+		for _, b := range regs {
+			n += b
+		}
+		ch <- prometheus.MustNewConstMetric(c.offHeap, prometheus.GaugeValue, float64(n), k.registers, k.hosts)
 	}
 }
 
