@@ -14,7 +14,7 @@
 #   ORDERS=1000000    orders in the generated register
 #   DISTINCT=0        1: every order has its own decision (genregister -distinct)
 #   UPLOAD_KIB=256    request body of the upload scenario
-#   RELOAD_EVERY=2    seconds between reloads in the reload scenarios
+#   RELOAD_EVERY=2    seconds between reloads in the reload and refresh scenarios
 #   SCENARIOS=all     comma-separated scenario keys (BENCHMARKS.md), or all
 #   PIN=1             pin the Caddies to SERVER_CPUS, the client side to CLIENT_CPUS
 #   SERVER_CPUS=0     cores for both Caddies (taskset list)
@@ -167,6 +167,14 @@ log "generating a register of $ORDERS orders"
 genflags=()
 [[ $DISTINCT == 1 ]] && genflags=(-distinct)
 "$bin/genregister" -n "$ORDERS" "${genflags[@]}" -o "$register"
+# The refresh scenario's register: a copy of the register that only its site
+# loads, and a second version of it with one more order, which the scenario
+# moves over it in turns (as a deployment does) for the site's refresh to load.
+refresh_register=$work/refresh.csv
+cp "$register" "$refresh_register"
+cp "$register" "$work/refresh-b.csv"
+echo "bench-refresh,RU,post:42,block,Roskomnadzor,bench,,,," >>"$work/refresh-b.csv"
+cp "$register" "$work/refresh-a.csv"
 head -c "$((UPLOAD_KIB * 1024))" /dev/zero | tr '\0' x >"$work/body"
 
 # ---------------------------------------------------------------- configs
@@ -181,10 +189,11 @@ gw_noguard_port=$((PORT_BASE + 13))
 gw_static451_port=$((PORT_BASE + 14))
 gw_loglimit_port=$((PORT_BASE + 15))
 gw_static451h_port=$((PORT_BASE + 16))
+gw_refresh_port=$((PORT_BASE + 17))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
 for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port \
-	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $admin_port $upstream_port; do
+	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $gw_refresh_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
@@ -287,6 +296,14 @@ EOF
 	geo_restrict {
 		register $register
 		log_limit 100 1s
+	}
+	respond "ok"
+}
+:$gw_refresh_port {
+	bind 127.0.0.1
+	geo_restrict {
+		register $refresh_register
+		refresh 1s
 	}
 	respond "ok"
 }
@@ -417,10 +434,28 @@ selected() {
 # Reload hooks: while one runs, the gateway reloads its config through the
 # admin API every RELOAD_EVERY seconds (forced, as `caddy reload --force`);
 # reload-register also touches the register first, so that it is loaded anew.
+# The refresh hook reloads nothing: it moves the other version of the refresh
+# site's register over it, which the site's `refresh 1s` finds and loads.
 hook_start() {
 	local kind=$1 stop=$work/hook.stop reloads=$work/hook.reloads
 	rm -f "$stop"
 	: >"$reloads"
+	if [[ $kind == refresh ]]; then
+		refreshes_before=$(grep -c "register loaded.*$refresh_register" "$work/logs/gateway.log" || true)
+		(
+			while sleep "$RELOAD_EVERY" && [[ ! -e $stop ]]; do
+				# The version not in place now: a, b, a, ... across runs.
+				next=b
+				[[ $(cat "$work/refresh.turn" 2>/dev/null) == b ]] && next=a
+				echo "$next" >"$work/refresh.turn"
+				cp "$work/refresh-$next.csv" "$work/refresh.tmp"
+				mv "$work/refresh.tmp" "$refresh_register"
+				echo moved >>"$reloads"
+			done
+		) &
+		hook_pid=$!
+		return
+	fi
 	(
 		while sleep "$RELOAD_EVERY" && [[ ! -e $stop ]]; do
 			[[ $kind == reload-register ]] && touch "$register"
@@ -440,6 +475,21 @@ hook_stop() {
 	hook_pid=
 	sleep 1
 	local n ok slowest
+	if grep -q '^moved$' "$work/hook.reloads"; then
+		# Wait (up to 30 s) for the last version moved to be loaded, so that
+		# the load does not spill over into the next run.
+		n=$(wc -l <"$work/hook.reloads")
+		for _ in {1..30}; do
+			ok=$(($(grep -c "register loaded.*$refresh_register" "$work/logs/gateway.log" || true) - refreshes_before))
+			((ok >= n)) && break
+			sleep 1
+		done
+		slowest=$(grep "register loaded.*$refresh_register" "$work/logs/gateway.log" | tail -n "$ok" |
+			sed -n 's/.*"took":\([0-9.e+-]*\).*/\1/p' | awk '$1 > m { m = $1 } END { printf "%.2fs", m }')
+		[[ $n == "$ok" ]] || log "warning: $n register versions moved, $ok loaded (see $OUT/logs/gateway.log)"
+		hook_note="$ok refreshes, slowest $slowest"
+		return
+	fi
 	n=$(wc -l <"$work/hook.reloads")
 	ok=$(grep -c '^200 ' "$work/hook.reloads" || true)
 	slowest=$(awk '$2 > m { m = $2 } END { printf "%.2f", m }' "$work/hook.reloads")
@@ -520,6 +570,8 @@ gw_proxy="gateway|http://127.0.0.1:$gw_proxy_port|ok|none"
 gw_proxy_451="gateway|http://127.0.0.1:$gw_proxy_port|blocked|none"
 gw_reload="gateway + reloads|http://127.0.0.1:$gw_respond_port|ok|reload"
 gw_reload_register="gateway + register reloads|http://127.0.0.1:$gw_respond_port|ok|reload-register"
+gw_refresh="gateway, refresh 1s|http://127.0.0.1:$gw_refresh_port|ok|none"
+gw_refresh_changed="gateway, refresh 1s + new versions|http://127.0.0.1:$gw_refresh_port|ok|refresh"
 
 # ---------------------------------------------------------------- throttle
 
@@ -670,6 +722,7 @@ pair proxy-block-few "reverse_proxy, blocked (451), 4 RU IPs" - - few-ru "$block
 pair upload "upload ${UPLOAD_KIB} KiB POST, reverse_proxy, no throttle order matches, 4 IPs" 0.95 - few-mixed "$upload_path" "$UPLOAD_KIB" "$plain_proxy" "$gw_proxy"
 pair reload "config reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload"
 pair reload-register "register changed + reload every ${RELOAD_EVERY} s (respond, allowed, many IPs)" - 1.10 many-mixed "$allowed_path" 0 "$gw_respond" "$gw_reload_register"
+pair refresh-register "register refreshed every ${RELOAD_EVERY} s, no reload (respond, allowed, many IPs)" - 1.25 many-mixed "$allowed_path" 0 "$gw_refresh" "$gw_refresh_changed"
 
 throttle_scenario
 
