@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"runtime"
+	"unsafe"
 
 	"github.com/georestrict/caddy-georestrict/internal/offheap"
 )
@@ -46,24 +47,48 @@ func (r *Register) moveOffHeap() {
 	if err != nil {
 		return
 	}
-	r.entries = offheap.Copy(mem, r.entries)
-	r.terms = offheap.Copy(mem, r.terms)
-	r.posts.keys = offheap.Copy(mem, r.posts.keys)
-	r.posts.heads = offheap.Copy(mem, r.posts.heads)
-	r.postStrs.slots = offheap.Copy(mem, r.postStrs.slots)
-	r.accounts.slots = offheap.Copy(mem, r.accounts.slots)
-	r.paths.slots = offheap.Copy(mem, r.paths.slots)
-	r.prefixes = offheap.Copy(mem, r.prefixes)
-	r.ids, r.vals, r.texts = r.ids.copyTo(mem), r.vals.copyTo(mem), r.texts.copyTo(mem)
+	// The copy yields as a load does, a piece at a time: a gateway moves a register while it
+	// serves traffic, and copying 70 MB at once (page faults included) would hold the
+	// processor for tens of milliseconds. It is not cancelled: it is short, and a register
+	// half moved would have to be unpicked.
+	var pace pacer
+	r.entries = pacedCopy(&pace, mem, r.entries)
+	r.terms = pacedCopy(&pace, mem, r.terms)
+	r.posts.keys = pacedCopy(&pace, mem, r.posts.keys)
+	r.posts.heads = pacedCopy(&pace, mem, r.posts.heads)
+	r.postStrs.slots = pacedCopy(&pace, mem, r.postStrs.slots)
+	r.accounts.slots = pacedCopy(&pace, mem, r.accounts.slots)
+	r.paths.slots = pacedCopy(&pace, mem, r.paths.slots)
+	r.prefixes = pacedCopy(&pace, mem, r.prefixes)
+	r.ids, r.vals, r.texts = r.ids.copyTo(&pace, mem), r.vals.copyTo(&pace, mem), r.texts.copyTo(&pace, mem)
 	r.mem, r.stats.OffHeap = mem, mem.Len()
 	runtime.AddCleanup(r, (*offheap.Region).Free, mem)
 }
 
+// copyPiece is how much pacedCopy copies between two looks at the clock: about 10 µs of
+// copying, page faults included.
+const copyPiece = 64 << 10
+
+// pacedCopy copies s into mem, yielding the processor as a load does.
+func pacedCopy[T any](pace *pacer, mem *offheap.Region, s []T) []T {
+	if len(s) == 0 {
+		return s
+	}
+	out := offheap.Make[T](mem, len(s))
+	step := max(1, copyPiece/int(unsafe.Sizeof(s[0])))
+	for i := 0; i < len(s); i += step {
+		copy(out[i:], s[i:min(i+step, len(s))])
+		pace.yield()
+	}
+	return out
+}
+
 // copyTo returns the arena with its chunks copied into mem.
-func (a arena) copyTo(mem *offheap.Region) arena {
+func (a arena) copyTo(pace *pacer, mem *offheap.Region) arena {
 	out := make(arena, len(a))
 	for i, c := range a {
-		out[i] = offheap.CopyString(mem, c)
+		b := pacedCopy(pace, mem, unsafe.Slice(unsafe.StringData(c), len(c)))
+		out[i] = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	return out
 }

@@ -83,18 +83,27 @@ func (r *Region) take(n int) []byte {
 	return b
 }
 
-// Copy copies s into the Region and returns the copy, which is valid until the Region is
-// freed. T must hold no pointers: the collector does not look inside a Region, so anything
-// they pointed to could be freed under them. An empty s is returned as it is.
-func Copy[T any](r *Region, s []T) []T {
-	if len(s) == 0 {
-		return s
+// Make returns a table of n values of type T in the Region, zeroed, which is valid until the
+// Region is freed. T must hold no pointers: the collector does not look inside a Region, so
+// anything they pointed to could be freed under them.
+func Make[T any](r *Region, n int) []T {
+	if n == 0 {
+		return nil
 	}
 	if t := reflect.TypeFor[T](); hasPointers(t) {
 		panic("offheap: " + t.String() + " holds pointers")
 	}
-	b := r.take(len(s) * int(unsafe.Sizeof(s[0])))
-	out := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), len(s))
+	b := r.take(n * int(unsafe.Sizeof(*new(T))))
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(b))), n)
+}
+
+// Copy copies s into the Region and returns the copy (see Make). An empty s is returned as
+// it is.
+func Copy[T any](r *Region, s []T) []T {
+	if len(s) == 0 {
+		return s
+	}
+	out := Make[T](r, len(s))
 	copy(out, s)
 	return out
 }
@@ -105,7 +114,7 @@ func CopyString(r *Region, s string) string {
 	if s == "" {
 		return s
 	}
-	b := r.take(len(s))
+	b := Make[byte](r, len(s))
 	copy(b, s)
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
