@@ -490,7 +490,8 @@ func applies(r *Register, country, path, query string, now time.Time) (Order, bo
 
 func TestCensus(t *testing.T) {
 	r, err := Load(context.Background(), []Source{
-		{Name: "a.csv", Reader: strings.NewReader("id,countries,target,action\na1,RU,post:1,\na2,RU BY,post:2,throttle 1KiB/s\n")},
+		// a3 returns to a1's rule after another: counts are kept as runs, and merged.
+		{Name: "a.csv", Reader: strings.NewReader("id,countries,target,action\na1,RU,post:1,\na2,RU BY,post:2,throttle 1KiB/s\na3,RU,post:4,\n")},
 		{Name: "b.csv", Reader: strings.NewReader("id,countries,target\nb1,*,post:3\n")},
 	}, Options{})
 	if err != nil {
@@ -498,7 +499,7 @@ func TestCensus(t *testing.T) {
 	}
 	got := r.Census()
 	want := []Census{
-		{"a.csv", 2, map[string]int{"block": 1, "throttle": 1}, map[string]int{"RU": 2, "BY": 1}},
+		{"a.csv", 3, map[string]int{"block": 2, "throttle": 1}, map[string]int{"RU": 3, "BY": 1}},
 		{"b.csv", 1, map[string]int{"block": 1}, map[string]int{"*": 1}},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

@@ -56,6 +56,7 @@ type Register struct {
 	prefixes []trieNode // [0] is the root; empty without prefix orders
 
 	windows   []windowCount // orders with a start or an end, by window and action
+	census    []sourceRule  // orders by source and rule, for Census
 	countries countrySet    // countries with at least one order
 	anywhere  bool          // some order applies in every country
 	timed     bool          // some order has a start or an end
@@ -177,26 +178,18 @@ type Census struct {
 	ByCountry map[string]int
 }
 
-// Census counts the orders of every source, in the order the sources were loaded. It walks
-// every order: call it for a status page, not per request.
+// Census counts the orders of every source, in the order the sources were loaded, from
+// counts kept when the register was built.
 func (r *Register) Census() []Census {
 	if r == nil {
 		return nil
 	}
-	defer runtime.KeepAlive(r) // see offheap.go
 	out := make([]Census, len(r.files))
 	for i, f := range r.files {
 		out[i] = Census{Source: f, ByAction: map[string]int{}, ByCountry: map[string]int{}}
 	}
-	// Orders are counted by source and rule, of which there are few, then spelled out.
-	type sourceRule struct{ file, rule uint32 }
-	counts := make(map[sourceRule]int)
-	for i := range r.entries {
-		e := &r.entries[i]
-		counts[sourceRule{uint32(e.file), r.terms[e.terms].rule}]++
-	}
-	for k, n := range counts {
-		c, ru := &out[k.file], &r.rules[k.rule]
+	for _, k := range r.census {
+		c, ru, n := &out[k.file], &r.rules[k.rule], k.n
 		c.Orders += n
 		c.ByAction[ru.action.String()] += n
 		for _, code := range ru.codes() {
@@ -204,6 +197,12 @@ func (r *Register) Census() []Census {
 		}
 	}
 	return out
+}
+
+// sourceRule counts the orders of one source with one rule.
+type sourceRule struct {
+	file, rule uint32
+	n          int
 }
 
 // window is when some orders apply, and what they do.
@@ -580,10 +579,30 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	}
 
 	r.stats = RegisterStats{Orders: len(r.entries), ByKind: n, Files: r.files}
+	// Orders by terms, and by source and rule for Census (once here: walking a million
+	// orders on a status request, or after every load, would hold a processor for tens of
+	// milliseconds). Entries come in file order, and neighbours mostly share their rule, so
+	// the source-and-rule counts are kept as runs and merged.
 	perTerms := make([]int, len(r.terms))
+	bySourceRule := make(map[[2]uint32]int)
+	run := sourceRule{file: ^uint32(0)}
 	for i := range r.entries {
 		pace.step()
-		perTerms[r.entries[i].terms]++
+		e := &r.entries[i]
+		perTerms[e.terms]++
+		if rule := r.terms[e.terms].rule; uint32(e.file) != run.file || rule != run.rule {
+			if run.n > 0 {
+				bySourceRule[[2]uint32{run.file, run.rule}] += run.n
+			}
+			run = sourceRule{file: uint32(e.file), rule: rule}
+		}
+		run.n++
+	}
+	if run.n > 0 {
+		bySourceRule[[2]uint32{run.file, run.rule}] += run.n
+	}
+	for k, n := range bySourceRule {
+		r.census = append(r.census, sourceRule{file: k[0], rule: k[1], n: n})
 	}
 	windows := make(map[window]int)
 	for ti, n := range perTerms {
