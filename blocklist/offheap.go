@@ -41,10 +41,12 @@ func (r *Register) moveOffHeap() {
 		}
 	}
 	if size == 0 {
-		return
+		return // no orders
 	}
 	mem, err := offheap.Map(size)
 	if err != nil {
+		// On the heap, the entries and terms shed their slack instead.
+		r.entries, r.terms = shed(r.entries), shed(r.terms)
 		return
 	}
 	// The copy yields as a load does, a piece at a time: a gateway moves a register while it

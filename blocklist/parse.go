@@ -366,14 +366,15 @@ func ordersHint(src Source, text string) int {
 type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
-// register hands the builder's contents over to a Register. Nothing of any size is copied
-// unless that sheds much slack: the entries were allocated for an estimate of the number of
-// orders from above, the terms grew by doubling, and the arenas shed their own.
+// register hands the builder's contents over to a Register. Nothing of any size is copied:
+// the entries (allocated for an estimate of the number of orders from above) and the terms
+// (grown by doubling) shed their slack when they move out of the heap (moveOffHeap), the
+// arenas shed their own.
 func (b *builder) register() *Register {
 	r := &Register{
 		patterns:   b.patterns,
-		entries:    shed(b.entries),
-		terms:      shed(b.terms),
+		entries:    slices.Clip(b.entries),
+		terms:      slices.Clip(b.terms),
 		rules:      shed(b.rules),
 		validities: shed(b.validities),
 		zones:      b.zones,
