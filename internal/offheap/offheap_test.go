@@ -14,11 +14,9 @@ type row struct {
 	d uint64
 }
 
-func TestCopy(t *testing.T) {
-	rows := []row{{1, 2, [3]byte{3, 4, 5}, 6}, {7, 8, [3]byte{9, 10, 11}, 12}}
-	nums := []uint64{1 << 63, 42, 0}
-	text := strings.Repeat("withheld ", 1000)
-	size := Size[row](len(rows)) + Size[uint64](len(nums)) + StringSize(text) + StringSize("x")
+// mapOrSkip maps a Region of size bytes, or skips the test where the platform cannot.
+func mapOrSkip(t *testing.T, size int) *Region {
+	t.Helper()
 	r, err := Map(size)
 	if errors.Is(err, errors.ErrUnsupported) {
 		t.Skip("no anonymous mappings on this platform")
@@ -26,6 +24,15 @@ func TestCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+func TestCopy(t *testing.T) {
+	rows := []row{{1, 2, [3]byte{3, 4, 5}, 6}, {7, 8, [3]byte{9, 10, 11}, 12}}
+	nums := []uint64{1 << 63, 42, 0}
+	text := strings.Repeat("withheld ", 1000)
+	size := Size[row](len(rows)) + Size[uint64](len(nums)) + StringSize(text) + StringSize("x")
+	r := mapOrSkip(t, size)
 	defer r.Free()
 	if r.Len() < size {
 		t.Fatalf("Len() = %d, want at least %d", r.Len(), size)
@@ -48,13 +55,7 @@ func TestCopy(t *testing.T) {
 
 func TestFree(t *testing.T) {
 	before := InUse()
-	r, err := Map(3 * 4096)
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip("no anonymous mappings on this platform")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mapOrSkip(t, 3*4096)
 	// Other tests of this package do not run in parallel, so InUse moves only with r.
 	if got := InUse() - before; got != int64(r.Len()) {
 		t.Errorf("InUse grew by %d, want %d", got, r.Len())
@@ -70,13 +71,7 @@ func TestFree(t *testing.T) {
 }
 
 func TestCopyRefusesPointers(t *testing.T) {
-	r, err := Map(4096)
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip("no anonymous mappings on this platform")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mapOrSkip(t, 4096)
 	defer r.Free()
 	for name, copy := range map[string]func(){
 		"string": func() { Copy(r, []string{"a"}) },
@@ -101,13 +96,7 @@ func TestCopyRefusesPointers(t *testing.T) {
 }
 
 func TestTakeBeyondTheRegion(t *testing.T) {
-	r, err := Map(8)
-	if errors.Is(err, errors.ErrUnsupported) {
-		t.Skip("no anonymous mappings on this platform")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := mapOrSkip(t, 8)
 	defer r.Free()
 	defer func() {
 		if recover() == nil {
