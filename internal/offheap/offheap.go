@@ -67,7 +67,7 @@ func Map(size int) (*Region, error) {
 	return &Region{mem: mem}, nil
 }
 
-// Len returns the bytes the Region holds: its size, rounded up to whole pages.
+// Len returns the size the Region was mapped with (the system maps whole pages).
 func (r *Region) Len() int { return len(r.mem) }
 
 // take returns n bytes of the Region, aligned.
