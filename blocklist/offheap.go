@@ -11,9 +11,9 @@ import (
 // holds no pointers, so the collector never scans it; but on the Go heap it would still count
 // towards the live heap, and so raise the heap goal: a process holding 70 MB of register would
 // let requests cycle 70 MB of garbage through the CPU's caches between collections, where one
-// without it cycles a few (BENCHMARKS.md, "The heap goal"). Once built, the bulk is copied
-// into one mapping outside the Go heap (internal/offheap), freed by a cleanup when the
-// Register becomes unreachable.
+// without it cycles a few (BENCHMARKS.md, "A register outside the Go heap"). Once built, the
+// bulk is copied into one mapping outside the Go heap (internal/offheap), freed by a cleanup
+// when the Register becomes unreachable.
 //
 // Two rules follow, and every method that reads the bulk keeps them:
 //   - it keeps r alive until it is done (runtime.KeepAlive(r)): the collector does not see

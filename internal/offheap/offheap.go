@@ -26,7 +26,7 @@ import (
 // align is the alignment of every table in a Region: enough for any integer or float.
 const align = 8
 
-// A Region is memory outside the Go heap, filled by Copy and CopyString.
+// A Region is memory outside the Go heap, handed out by Make, Copy and CopyString.
 type Region struct {
 	mem   []byte
 	used  int
