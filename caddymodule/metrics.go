@@ -187,8 +187,9 @@ func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Memory by files and hosts: each register once, however many handlers
-	// enforce it.
-	offHeap := make(map[ordersKey]map[*liveRegister]int)
+	// (dry run or not) enforce it.
+	counted := make(map[*liveRegister]bool)
+	offHeap := make(map[ordersKey]int)
 	for k, live := range c.sets {
 		reg := live.register()
 		counts := reg.InForce(now)
@@ -197,16 +198,12 @@ func (c *ordersCollector) Collect(ch chan<- prometheus.Metric) {
 				k.registers, k.hosts, k.dryRun, a.String())
 		}
 		mk := ordersKey{registers: k.registers, hosts: k.hosts}
-		if offHeap[mk] == nil {
-			offHeap[mk] = make(map[*liveRegister]int)
+		if !counted[live] {
+			counted[live] = true
+			offHeap[mk] += reg.Stats().OffHeap
 		}
-		offHeap[mk][live] = reg.Stats().OffHeap
 	}
-	for k, regs := range offHeap {
-		n := 0
-		for _, b := range regs {
-			n += b
-		}
+	for k, n := range offHeap {
 		ch <- prometheus.MustNewConstMetric(c.offHeap, prometheus.GaugeValue, float64(n), k.registers, k.hosts)
 	}
 }
