@@ -37,7 +37,7 @@ func (r *Register) moveOffHeap() {
 		offheap.Size[trieNode](len(r.prefixes))
 	for _, a := range []arena{r.ids, r.vals, r.texts} {
 		for _, c := range a {
-			size += offheap.StringSize(c)
+			size += offheap.Size[byte](len(c))
 		}
 	}
 	if size == 0 {

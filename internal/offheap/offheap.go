@@ -48,9 +48,6 @@ func Size[T any](n int) int {
 	return roundUp(n*int(unsafe.Sizeof(*new(T))), align)
 }
 
-// StringSize is Size for a string's bytes.
-func StringSize(s string) int { return roundUp(len(s), align) }
-
 func roundUp(n, to int) int { return (n + to - 1) &^ (to - 1) }
 
 // Map returns a Region of at least size bytes. It fails only if the system refuses the

@@ -31,7 +31,7 @@ func TestCopy(t *testing.T) {
 	rows := []row{{1, 2, [3]byte{3, 4, 5}, 6}, {7, 8, [3]byte{9, 10, 11}, 12}}
 	nums := []uint64{1 << 63, 42, 0}
 	text := strings.Repeat("withheld ", 1000)
-	size := Size[row](len(rows)) + Size[uint64](len(nums)) + StringSize(text) + StringSize("x")
+	size := Size[row](len(rows)) + Size[uint64](len(nums)) + Size[byte](len(text)) + Size[byte](len("x"))
 	r := mapOrSkip(t, size)
 	defer r.Free()
 	if r.Len() < size {
