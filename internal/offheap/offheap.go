@@ -6,11 +6,13 @@
 // caches where one without the register cycles a few. Tables kept in a Region are not part
 // of the live heap, and so do not move the goal.
 //
-// A Region is one anonymous mapping, filled once by copying tables into it (a bump
-// allocator) and then only read. Its owner frees it when nothing can read it any more,
-// typically from a cleanup attached with runtime.AddCleanup to the object that holds the
-// tables; every method of that object that reads them must keep it alive until it is done
-// (runtime.KeepAlive), and nothing that points into a Region may be handed out beyond it.
+// A Region is one anonymous mapping, filled by copying tables into it (a bump allocator) and
+// then only read. A Pool is a set of Regions freed together, in which tables are built where
+// they will stay, and grow as append grows a slice (see Pool). Their owner frees them when
+// nothing can read them any more, typically from a cleanup attached with runtime.AddCleanup
+// to the object that holds the tables; every method of that object that reads them must keep
+// it alive until it is done (runtime.KeepAlive), and nothing that points into a Region may be
+// handed out beyond it.
 //
 // On platforms without anonymous mappings, Map fails with errors.ErrUnsupported, and the
 // tables stay where they are.
