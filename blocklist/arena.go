@@ -2,8 +2,10 @@ package blocklist
 
 import (
 	"encoding/binary"
-	"strings"
 	"sync"
+	"unsafe"
+
+	"github.com/georestrict/caddy-georestrict/internal/offheap"
 )
 
 // Ids, target values and texts are kept in arenas: strings of up to arenaChunk bytes, each
@@ -13,6 +15,9 @@ import (
 // A single string grown by appending would copy everything read so far each time it grows,
 // which for a million orders is most of what a load allocates, and then once more to shed
 // the slack; chunks cost neither, and the last one is trimmed by copying at most a chunk.
+//
+// Chunks are made in the register's pool, outside the Go heap, and stay where they were
+// filled.
 //
 // Several goroutines fill one arena at once (the validators of a load, see stream.go), each
 // its own chunks: they take chunk numbers from a shared chunkTable, so that references are
@@ -60,13 +65,15 @@ func (t *chunkTable) arena() arena {
 }
 
 // arenaBuilder fills chunks of an arena: of its own (table nil), or numbered by a table that
-// other builders share.
+// other builders share. It makes its chunks in the register's pool (see offheap.go), where
+// they stay: nothing is copied once a chunk is full.
 type arenaBuilder struct {
 	table  *chunkTable
-	chunks []string // finished chunks, by number (others' are "")
-	num    uint32   // number of cur
-	has    bool     // cur is numbered
-	cur    strings.Builder
+	mem    *offheap.Pool // nil: chunks are made on the heap
+	chunks []string      // finished chunks, by number (others' are "")
+	num    uint32        // number of cur
+	has    bool          // cur is numbered
+	cur    []byte        // the chunk being filled
 }
 
 // next finishes the chunk being filled, if any, and numbers a new one.
@@ -84,11 +91,10 @@ func (a *arenaBuilder) next() bool {
 		return false
 	}
 	if a.has {
-		a.finish(a.cur.String())
-		a.cur = strings.Builder{}
+		a.finish(bytesString(a.cur))
 		// The first chunk grows as needed, so that a small register stays small; from
-		// the second on, a chunk is allocated whole, once.
-		a.cur.Grow(arenaChunk)
+		// the second on, a chunk is made whole, once.
+		a.cur = offheap.MakeIn[byte](a.mem, arenaChunk)[:0]
 	}
 	a.num, a.has = n, true
 	return true
@@ -106,31 +112,42 @@ func (a *arenaBuilder) finish(s string) {
 
 // room makes room for n more bytes, and reports false when the arena is full.
 func (a *arenaBuilder) room(n int) bool {
-	return a.has && a.cur.Len()+n <= arenaChunk || a.next()
+	return a.has && len(a.cur)+n <= arenaChunk || a.next()
 }
+
+// reserve makes the chunk being filled hold n more bytes, growing it if it must (it never
+// grows beyond a chunk: add and addText start a new chunk first).
+func (a *arenaBuilder) reserve(n int) {
+	if n > cap(a.cur)-len(a.cur) {
+		a.cur = offheap.Resize(a.mem, a.cur, min(arenaChunk, max(2*cap(a.cur), len(a.cur)+n, minChunk)))
+	}
+}
+
+// minChunk is the size a chunk that grows starts at: a page.
+const minChunk = 4 << 10
 
 // add stores s and returns its reference. The caller makes room first.
 func (a *arenaBuilder) add(s string) uint32 {
-	if !a.has || a.cur.Len()+len(s) > arenaChunk {
+	if !a.has || len(a.cur)+len(s) > arenaChunk {
 		a.next()
 	}
-	ref := a.num<<arenaBits | uint32(a.cur.Len())
-	a.cur.WriteString(s)
+	ref := a.num<<arenaBits | uint32(len(a.cur))
+	a.reserve(len(s))
+	a.cur = append(a.cur, s...)
 	return ref
 }
 
-// flush finishes the chunk being filled, copied if that sheds much slack. The builder can
-// still be read (get, text) and added to, in a chunk of its own.
+// flush finishes the chunk being filled, moved to a chunk of its size if that sheds much
+// slack. The builder can still be read (get, text) and added to, in a chunk of its own.
 func (a *arenaBuilder) flush() {
 	if !a.has {
 		return
 	}
-	last := a.cur.String()
-	if a.cur.Cap()-len(last) > len(last)/8 {
-		last = strings.Clone(last)
+	if cap(a.cur)-len(a.cur) > len(a.cur)/8 {
+		a.cur = offheap.Resize(a.mem, a.cur, len(a.cur))
 	}
-	a.finish(last)
-	a.cur, a.has = strings.Builder{}, false
+	a.finish(bytesString(a.cur))
+	a.cur, a.has = nil, false
 }
 
 // arena returns the filled chunks (of a builder without a table).
@@ -142,7 +159,7 @@ func (a *arenaBuilder) arena() arena {
 // chunk returns chunk c, while the builder fills it or after.
 func (a *arenaBuilder) chunk(c uint32) string {
 	if a.has && c == a.num {
-		return a.cur.String()
+		return bytesString(a.cur)
 	}
 	return a.chunks[c]
 }
@@ -152,6 +169,10 @@ func (a *arenaBuilder) get(ref uint32, n int) string {
 	off := int(ref & arenaMask)
 	return a.chunk(ref >> arenaBits)[off : off+n]
 }
+
+// bytesString returns the bytes of b as a string, without copying: b is a chunk, which is
+// only appended to, so the bytes the string covers never change.
+func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // arena is a filled arena: its chunks.
 type arena []string
@@ -175,12 +196,13 @@ var _ = [1<<(7*maxTextHeader) - maxTextLen]struct{}{} // every length fits in th
 func (a *arenaBuilder) addText(s string) uint32 {
 	var hdr [maxTextHeader]byte
 	n := binary.PutUvarint(hdr[:], uint64(len(s)))
-	if !a.has || a.cur.Len()+n+len(s) > arenaChunk {
+	if !a.has || len(a.cur)+n+len(s) > arenaChunk {
 		a.next()
 	}
-	ref := a.num<<arenaBits | uint32(a.cur.Len())
-	a.cur.Write(hdr[:n])
-	a.cur.WriteString(s)
+	ref := a.num<<arenaBits | uint32(len(a.cur))
+	a.reserve(n + len(s))
+	a.cur = append(a.cur, hdr[:n]...)
+	a.cur = append(a.cur, s...)
 	return ref
 }
 

@@ -198,6 +198,9 @@ func benchmarkLoad(b *testing.B, n int, format string) {
 	b.ReportAllocs()
 	b.SetBytes(fileSize(b, p))
 	cpu := processCPU(b)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	gcs := ms.NumGC
 	for b.Loop() {
 		if _, err := loadFiles([]string{p}, opts); err != nil {
 			b.Fatal(err)
@@ -207,6 +210,10 @@ func benchmarkLoad(b *testing.B, n int, format string) {
 	// What a load costs a gateway's processors, garbage collection included: on
 	// two cores the wall time hides the work done alongside.
 	b.ReportMetric((processCPU(b)-cpu).Seconds()/float64(b.N), "cpu-s/op")
+	// Collections during a load: in a gateway, each one's mark phase makes requests
+	// assist, and its stops delay them.
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.NumGC-gcs)/float64(b.N), "gcs/op")
 	// What the register keeps: Go heap (after collection) and the mapping its bulk is kept
 	// in outside the heap (offheap.go); both are resident memory.
 	before := heapAfterGC()

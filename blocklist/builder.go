@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/georestrict/caddy-georestrict/internal/iso3166"
+	"github.com/georestrict/caddy-georestrict/internal/offheap"
 	"golang.org/x/net/idna"
 )
 
@@ -102,6 +103,9 @@ type builder struct {
 	site
 	ctx  context.Context
 	errs errorList
+	// mem holds the register's tables as they are built (offheap.go), and the tables
+	// only the load needs; a load that fails frees it.
+	mem *offheap.Pool
 
 	files     []string
 	fileIndex map[string]uint16
@@ -189,6 +193,7 @@ const otherFlag = 1 << 31
 
 func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, error) {
 	b := &builder{
+		mem:        newPool(),
 		ctx:        ctx,
 		pace:       pacer{ctx: ctx},
 		site:       site{patterns: opts.Patterns},
@@ -198,7 +203,6 @@ func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, erro
 		validIndex: make(map[validity]uint32),
 		zoneIndex:  make(map[zoneKey]uint16),
 		termsSeen:  make([]uint64, termsSeenSize),
-		idHashes:   make([]idHash, 0, sizeHint),
 
 		fileIndex: make(map[string]uint16),
 
@@ -220,11 +224,15 @@ func newBuilder(ctx context.Context, opts Options, sizeHint int) (*builder, erro
 		}
 	}
 	if sizeHint > 0 {
-		b.entries = make([]entry, 0, sizeHint)
+		b.entries = offheap.MakeIn[entry](b.mem, sizeHint)[:0]
+		b.idHashes = offheap.MakeIn[idHash](b.mem, sizeHint)[:0]
 	}
 	b.seq = b.newValidator()
 	return b, nil
 }
+
+// newPool makes the pool a register is built in; tests watch what becomes of it.
+var newPool = func() *offheap.Pool { return new(offheap.Pool) }
 
 // normalizeHost turns a configured host into the form URL hosts are compared in: lower-case,
 // without port or trailing dot. Hosts are compared exactly, never as substrings, so "t.co"
@@ -360,7 +368,7 @@ func (b *builder) groupHash(id string) bool {
 
 func (b *builder) rememberOther(h uint64, id string, pos position) {
 	b.others = append(b.others, otherID{strings.Clone(id), pos})
-	b.idHashes = append(b.idHashes, idHash{h, otherFlag | uint32(len(b.others)-1)})
+	b.idHashes = append(offheap.Grow(b.mem, b.idHashes, 1), idHash{h, otherFlag | uint32(len(b.others)-1)})
 }
 
 func (b *builder) refID(ref uint32) (string, position) {
@@ -381,8 +389,10 @@ func (b *builder) refID(ref uint32) (string, position) {
 // hashes would miss it on nearly every id.
 func (b *builder) checkDuplicates() {
 	pace := pacer{ctx: b.ctx}
-	hs, bounds := partitionIDHashes(b.idHashes, &pace)
+	hs, bounds := partitionIDHashes(b.mem, b.idHashes, &pace)
+	offheap.Release(b.mem, b.idHashes)
 	b.idHashes = nil
+	defer offheap.Release(b.mem, hs)
 	type dup struct {
 		at, first position
 		ref       uint32
@@ -439,7 +449,7 @@ func (b *builder) checkDuplicates() {
 
 // partitionIDHashes groups hs by the top bits of their hashes, keeping reading order within
 // each group. It returns the groups in one slice and where each ends.
-func partitionIDHashes(hs []idHash, pace *pacer) ([]idHash, []int) {
+func partitionIDHashes(mem *offheap.Pool, hs []idHash, pace *pacer) ([]idHash, []int) {
 	const bits = 8
 	var count [1<<bits + 1]int
 	for i := range hs {
@@ -451,7 +461,7 @@ func partitionIDHashes(hs []idHash, pace *pacer) ([]idHash, []int) {
 	}
 	bounds := make([]int, 1<<bits)
 	copy(bounds, count[1:])
-	out := make([]idHash, len(hs))
+	out := offheap.MakeIn[idHash](mem, len(hs))
 	for i := range hs {
 		pace.step()
 		p := hs[i].h >> (64 - bits)
@@ -475,7 +485,7 @@ func cmpUint64(a, b uint64) int {
 func (b *builder) addEntry(c *checkedRow, ti uint32, pos position) {
 	// Registers are sized from their file before they are read; when that fell short,
 	// they grow by doubling.
-	b.entries = append(grow(b.entries, 1), entry{
+	b.entries = append(offheap.Grow(b.mem, b.entries, 1), entry{
 		idOff: c.idRef, idLen: uint16(len(c.id)),
 		valOff: c.valRef, valLen: uint16(len(c.value)),
 		terms: ti, next: noEntry,
@@ -486,7 +496,7 @@ func (b *builder) addEntry(c *checkedRow, ti uint32, pos position) {
 		b.numeric++
 	}
 	if b.groupHash(c.id) {
-		b.idHashes = append(grow(b.idHashes, 1), idHash{c.h, uint32(len(b.entries) - 1)})
+		b.idHashes = append(offheap.Grow(b.mem, b.idHashes, 1), idHash{c.h, uint32(len(b.entries) - 1)})
 	}
 }
 
@@ -637,7 +647,7 @@ func (b *builder) intern(d *decision) uint32 {
 		return uint32(*slot) - 1
 	}
 	ti := uint32(len(b.terms))
-	b.terms = append(grow(b.terms, 1), t)
+	b.terms = append(offheap.Grow(b.mem, b.terms, 1), t)
 	*slot = h>>32<<32 | uint64(ti+1)
 	return ti
 }

@@ -36,7 +36,7 @@ func TestPostIndex(t *testing.T) {
 				entries = append(entries, entry{valOff: ab.add(v), valLen: uint16(len(v)), next: noEntry, kind: TargetPost, numeric: true})
 				want[k] = append([]uint32{uint32(i)}, want[k]...)
 			}
-			idx := buildPostIndex(context.Background(), entries, ab.arena(), n)
+			idx := buildPostIndex(context.Background(), nil, entries, ab.arena(), n)
 			if n > 0 && len(idx.keys)*3 < n*4 {
 				t.Errorf("%d slots for %d keys: more than 3/4 full", len(idx.keys), n)
 			}

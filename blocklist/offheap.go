@@ -11,60 +11,98 @@ import (
 // holds no pointers, so the collector never scans it; but on the Go heap it would still count
 // towards the live heap, and so raise the heap goal: a process holding 70 MB of register would
 // let requests cycle 70 MB of garbage through the CPU's caches between collections, where one
-// without it cycles a few (BENCHMARKS.md, "A register outside the Go heap"). Once built, the
-// bulk is copied into one mapping outside the Go heap (internal/offheap), freed by a cleanup
-// when the Register becomes unreachable.
+// without it cycles a few (BENCHMARKS.md, "A register outside the Go heap"). So the bulk is
+// built outside the Go heap, in a pool of mappings (internal/offheap) that the builder
+// hands over to the Register, and that a cleanup frees when the Register becomes
+// unreachable; a load that fails frees it at once. A load then allocates on the heap little
+// more than what it reads, and the collector runs no more often during it than without it.
 //
 // Two rules follow, and every method that reads the bulk keeps them:
 //   - it keeps r alive until it is done (runtime.KeepAlive(r)): the collector does not see
-//     the references into the mapping, so r could otherwise be collected, and the mapping
+//     the references into the mappings, so r could otherwise be collected, and the mappings
 //     freed, while a method still reads through a copy of one of r's slices;
-//   - nothing it returns points into the mapping: Order copies its strings out.
+//   - nothing it returns points into the mappings: Order copies its strings out.
 //
 // Exported methods are the only way in from outside the package, so those are the ones that
-// keep r alive; unexported ones are only called from them or while building.
+// keep r alive; unexported ones are only called from them or while building. While
+// building, the same holds of the builder: nothing read from its arenas or tables outlives
+// the load (errors quote ids, which copies them).
 
-// moveOffHeap copies the register's bulk out of the Go heap. If the system refuses the
-// mapping, the register stays where it is, which costs only what it always did.
-func (r *Register) moveOffHeap() {
-	size := offheap.Size[entry](len(r.entries)) +
-		offheap.Size[terms](len(r.terms)) +
-		offheap.Size[uint64](len(r.posts.keys)) +
-		offheap.Size[uint32](len(r.posts.heads)) +
-		offheap.Size[uint64](len(r.postStrs.slots)) +
-		offheap.Size[uint64](len(r.accounts.slots)) +
-		offheap.Size[uint64](len(r.paths.slots)) +
-		offheap.Size[trieNode](len(r.prefixes))
-	for _, a := range []arena{r.ids, r.vals, r.texts} {
-		for _, c := range a {
-			size += offheap.Size[byte](len(c))
+// packBelow is the size under which a table of the pool is packed with the others
+// (settle): each mapping is at least a page, and a small register should take a few.
+const packBelow = 64 << 10
+
+// settle finishes the register's place outside the heap. What the pool does not hold (the
+// prefix tree, and whatever was made on the heap because the system refused a mapping),
+// its small tables and those with much slack (entries grown by doubling) are copied
+// together into one mapping of the pool; the big tables stay where they were built. If the
+// system refuses that mapping too, what is on the heap stays there, which costs only what
+// it always did.
+func (r *Register) settle() {
+	p := packer{mem: r.mem}
+	r.pack(&p) // measures
+	if p.size > 0 {
+		into, err := r.mem.Map(p.size)
+		if err != nil {
+			// On the heap, the entries and terms shed their slack instead.
+			if !offheap.Holds(r.mem, r.entries) {
+				r.entries = shed(r.entries)
+			}
+			if !offheap.Holds(r.mem, r.terms) {
+				r.terms = shed(r.terms)
+			}
+		} else {
+			p.into = into
+			r.pack(&p) // copies
 		}
 	}
-	if size == 0 {
-		return // no orders
+	r.stats.OffHeap = r.mem.Size()
+	runtime.AddCleanup(r, (*offheap.Pool).Free, r.mem)
+}
+
+// packer measures, then copies (into is set), the tables that settle packs together. The
+// copy yields as a load does, a piece at a time: a gateway builds a register while it
+// serves traffic. It is not cancelled: it is short, and a register half packed would have
+// to be unpicked.
+type packer struct {
+	mem  *offheap.Pool
+	into *offheap.Region // nil while measuring
+	size int
+	pace pacer
+}
+
+func (r *Register) pack(p *packer) {
+	pack(p, &r.entries)
+	pack(p, &r.terms)
+	pack(p, &r.posts.keys)
+	pack(p, &r.posts.heads)
+	pack(p, &r.postStrs.slots)
+	pack(p, &r.accounts.slots)
+	pack(p, &r.paths.slots)
+	pack(p, &r.prefixes)
+	for _, a := range [...]arena{r.ids, r.vals, r.texts} {
+		for i, c := range a {
+			b := unsafe.Slice(unsafe.StringData(c), len(c))
+			if pack(p, &b) {
+				a[i] = bytesString(b)
+			}
+		}
 	}
-	mem, err := offheap.Map(size)
-	if err != nil {
-		// On the heap, the entries and terms shed their slack instead.
-		r.entries, r.terms = shed(r.entries), shed(r.terms)
-		return
+}
+
+// pack measures or copies *s, if it is to be packed, and reports whether it copied it.
+func pack[T any](p *packer, s *[]T) bool {
+	t := *s
+	if len(t) == 0 || offheap.Holds(p.mem, t) && offheap.Size[T](len(t)) >= packBelow && cap(t)-len(t) <= len(t)/8 {
+		return false
 	}
-	// The copy yields as a load does, a piece at a time: a gateway moves a register while it
-	// serves traffic, and copying 70 MB at once (page faults included) would hold the
-	// processor for tens of milliseconds. It is not cancelled: it is short, and a register
-	// half moved would have to be unpicked.
-	var pace pacer
-	r.entries = pacedCopy(&pace, mem, r.entries)
-	r.terms = pacedCopy(&pace, mem, r.terms)
-	r.posts.keys = pacedCopy(&pace, mem, r.posts.keys)
-	r.posts.heads = pacedCopy(&pace, mem, r.posts.heads)
-	r.postStrs.slots = pacedCopy(&pace, mem, r.postStrs.slots)
-	r.accounts.slots = pacedCopy(&pace, mem, r.accounts.slots)
-	r.paths.slots = pacedCopy(&pace, mem, r.paths.slots)
-	r.prefixes = pacedCopy(&pace, mem, r.prefixes)
-	r.ids, r.vals, r.texts = r.ids.copyTo(&pace, mem), r.vals.copyTo(&pace, mem), r.texts.copyTo(&pace, mem)
-	r.mem, r.stats.OffHeap = mem, mem.Len()
-	runtime.AddCleanup(r, (*offheap.Region).Free, mem)
+	if p.into == nil {
+		p.size += offheap.Size[T](len(t))
+		return false
+	}
+	*s = pacedCopy(&p.pace, p.into, t)
+	offheap.Release(p.mem, t)
+	return true
 }
 
 // copyPiece is how much pacedCopy copies between two looks at the clock: about 10 µs of
@@ -81,16 +119,6 @@ func pacedCopy[T any](pace *pacer, mem *offheap.Region, s []T) []T {
 	for i := 0; i < len(s); i += step {
 		copy(out[i:], s[i:min(i+step, len(s))])
 		pace.yield()
-	}
-	return out
-}
-
-// copyTo returns the arena with its chunks copied into mem.
-func (a arena) copyTo(pace *pacer, mem *offheap.Region) arena {
-	out := make(arena, len(a))
-	for i, c := range a {
-		b := pacedCopy(pace, mem, unsafe.Slice(unsafe.StringData(c), len(c)))
-		out[i] = unsafe.String(unsafe.SliceData(b), len(b))
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -37,7 +38,7 @@ func skipWithoutMappings(t *testing.T) {
 // waitFreed collects garbage until the mappings are freed, which the cleanups of their
 // registers do once those are unreachable. It gives up after a long while: a mapping that is
 // never freed is a leak of a whole register per reload.
-func waitFreed(t *testing.T, mems ...*offheap.Region) {
+func waitFreed(t *testing.T, mems ...*offheap.Pool) {
 	t.Helper()
 	for range 1000 {
 		runtime.GC()
@@ -58,7 +59,7 @@ func waitFreed(t *testing.T, mems ...*offheap.Region) {
 func TestRegisterIsKeptOffHeap(t *testing.T) {
 	skipWithoutMappings(t)
 	r := mustRegister(t, offHeapRegister, Options{})
-	if r.mem == nil || r.Stats().OffHeap != r.mem.Len() || r.Stats().OffHeap == 0 {
+	if r.mem == nil || r.Stats().OffHeap != r.mem.Size() || r.Stats().OffHeap == 0 {
 		t.Fatalf("the register is not kept outside the heap: Stats().OffHeap = %d", r.Stats().OffHeap)
 	}
 	// The whole register answers from there (every other test of the package matches against
@@ -141,7 +142,7 @@ func TestRegistersReplacedUnderRequests(t *testing.T) {
 			}
 		})
 	}
-	var replaced []*offheap.Region
+	var replaced []*offheap.Pool
 	for v := 1; v <= versions; v++ {
 		old := current.Swap(load(v))
 		replaced = append(replaced, old.mem)
@@ -156,4 +157,79 @@ func TestRegistersReplacedUnderRequests(t *testing.T) {
 	if current.Load().mem.Freed() {
 		t.Fatal("the current register's mapping was freed")
 	}
+}
+
+// watchPools records the pools loads build their registers in.
+func watchPools(t *testing.T) *[]*offheap.Pool {
+	var pools []*offheap.Pool
+	old := newPool
+	newPool = func() *offheap.Pool {
+		p := old()
+		pools = append(pools, p)
+		return p
+	}
+	t.Cleanup(func() { newPool = old })
+	return &pools
+}
+
+// A register that is refused frees what was built of it as the load returns, whatever
+// stopped it: a bad row (found while reading), a duplicate id (found once everything,
+// index included, is built), a cancelled load (at whatever point it had reached). It is
+// outside the heap, so the collector would not hurry to free it; and a refused register
+// built anew on every refresh would leak a register each time.
+func TestRefusedRegisterIsFreed(t *testing.T) {
+	skipWithoutMappings(t)
+	data, _ := genRegister(100_000)
+	good := string(data)
+	load := func(ctx context.Context, text string) (*Register, error) {
+		return Load(ctx, []Source{{Name: "orders.csv", Reader: strings.NewReader(text)}}, Options{Hosts: []string{"twitter.example"}})
+	}
+	for _, tc := range []struct {
+		name string
+		text string
+	}{
+		{"bad row", good + "late,RX,post:1,,,,,,,\n"},
+		{"duplicate id", good + "rkn-7,RU,post:1,,,,,,,\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pools := watchPools(t)
+			if _, err := load(context.Background(), tc.text); err == nil {
+				t.Fatal("the register was not refused")
+			}
+			if len(*pools) != 1 || !(*pools)[0].Freed() || (*pools)[0].Size() != 0 {
+				t.Fatalf("the refused register's pool was not freed (%d pools)", len(*pools))
+			}
+		})
+	}
+	t.Run("cancelled", func(t *testing.T) {
+		pools := watchPools(t)
+		cancelled := 0
+		for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond} {
+			ctx, cancel := context.WithTimeout(context.Background(), after)
+			r, err := load(ctx, good)
+			cancel()
+			p := (*pools)[len(*pools)-1]
+			switch {
+			case err != nil && p.Freed() && p.Size() == 0:
+				cancelled++
+			case err != nil:
+				t.Errorf("cancelled after %v (%v), the pool was not freed", after, err)
+			case p.Freed() || r.mem != p:
+				t.Errorf("loaded despite a deadline of %v, but the register's pool was freed", after)
+			}
+		}
+		if cancelled == 0 {
+			t.Error("no load was cancelled: the test did not test")
+		}
+	})
+	t.Run("loaded", func(t *testing.T) {
+		pools := watchPools(t)
+		r, err := load(context.Background(), good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := (*pools)[0]; r.mem != p || p.Freed() || p.Size() != r.Stats().OffHeap || p.Size() == 0 {
+			t.Fatalf("the register does not own its pool: freed %v, size %d, OffHeap %d", p.Freed(), p.Size(), r.Stats().OffHeap)
+		}
+	})
 }

@@ -138,6 +138,16 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 	if err != nil {
 		return nil, err
 	}
+	// What was built of a register that is refused is freed now, not when the collector
+	// gets to it: it may be hundreds of megabytes outside the heap, which the collector
+	// does not count. By then every goroutine of the load is gone. (A cancelled load
+	// unwinds by panicking, so err is not set yet.)
+	built := false
+	defer func() {
+		if !built {
+			b.mem.Free()
+		}
+	}()
 	for i, src := range sources {
 		in := &inputs[i]
 		if in.format.regulator() {
@@ -150,7 +160,9 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 		}
 		in.text = ""
 	}
-	return b.compile()
+	r, err := b.compile()
+	built = err == nil
+	return r, err
 }
 
 // opened is one source, opened: a stream for CSV and for the regulators' registers, which
@@ -367,11 +379,9 @@ type writerOnly struct{ io.Writer }
 type readerOnly struct{ io.Reader }
 
 // register hands the builder's contents over to a Register. Nothing of any size is copied:
-// the entries (allocated for an estimate of the number of orders from above) and the terms
-// (grown by doubling) shed their slack when they move out of the heap (moveOffHeap), the
-// arenas shed their own.
+// the entries, terms and arenas were built in the register's pool, where they stay.
 func (b *builder) register() *Register {
-	r := &Register{
+	return &Register{
 		patterns:   b.patterns,
 		entries:    slices.Clip(b.entries),
 		terms:      slices.Clip(b.terms),
@@ -382,8 +392,8 @@ func (b *builder) register() *Register {
 		vals:       b.vals.arena(),
 		texts:      b.texts.arena(),
 		files:      b.files,
+		mem:        b.mem,
 	}
-	return r
 }
 
 // shed returns s without its spare capacity, copied if that was more than an eighth.
@@ -405,6 +415,8 @@ func (b *builder) compile() (*Register, error) {
 	}
 	r := b.register()
 	var wg sync.WaitGroup
+	// Waited for however this returns: see index.
+	defer wg.Wait()
 	goLoad(&wg, b.checkDuplicates)
 	indexErr := r.index(b.ctx, b.numeric)
 	wg.Wait()
@@ -423,7 +435,7 @@ func (b *builder) compile() (*Register, error) {
 	if len(b.unenforced) > 0 {
 		r.stats.Unenforced = b.unenforced
 	}
-	r.moveOffHeap()
+	r.settle()
 	return r, nil
 }
 

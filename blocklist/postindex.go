@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/bits"
 	"math/rand/v2"
+
+	"github.com/georestrict/caddy-georestrict/internal/offheap"
 )
 
 // postIndex maps numeric post ids, usually most of a register, to the first entry of their
@@ -61,7 +63,7 @@ func (t *postIndex) get(k uint64) (uint32, bool) {
 // entries are first partitioned by the top bits of their home slot, so that the inserts of
 // one partition stay within a few dozen kilobytes of the table. Keys are parsed from the
 // values twice rather than kept between the passes: that is cheaper than the memory.
-func buildPostIndex(ctx context.Context, entries []entry, vals arena, n int) postIndex {
+func buildPostIndex(ctx context.Context, mem *offheap.Pool, entries []entry, vals arena, n int) postIndex {
 	t := postIndex{zero: noEntry, seed: rand.Uint64()}
 	if n == 0 {
 		return t
@@ -70,8 +72,8 @@ func buildPostIndex(ctx context.Context, entries []entry, vals arena, n int) pos
 	for size*3 < n*4 { // at most 3/4 full
 		size *= 2
 	}
-	t.keys = make([]uint64, size)
-	t.heads = make([]uint32, size)
+	t.keys = offheap.MakeIn[uint64](mem, size)
+	t.heads = offheap.MakeIn[uint32](mem, size)
 	t.shift = uint8(64 - bits.TrailingZeros(uint(size)))
 
 	pace := pacer{ctx: ctx}
@@ -91,7 +93,8 @@ func buildPostIndex(ctx context.Context, entries []entry, vals arena, n int) pos
 	for i := 1; i < len(count); i++ {
 		count[i] += count[i-1]
 	}
-	parted := make([]postRef, n)
+	parted := offheap.MakeIn[postRef](mem, n)
+	defer offheap.Release(mem, parted)
 	for i := range entries {
 		pace.step()
 		if e := &entries[i]; e.numeric {

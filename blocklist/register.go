@@ -45,8 +45,8 @@ type Register struct {
 	vals       arena            // every target value; lookups and the tree refer to it
 	texts      arena            // authorities, references, notices and reasons
 	files      []string
-	seed       uint64          // of hashKey
-	mem        *offheap.Region // where the bulk is kept, or nil (offheap.go)
+	seed       uint64        // of hashKey
+	mem        *offheap.Pool // where the bulk is kept, or nil (offheap.go)
 
 	posts    postIndex // numeric post id -> first entry
 	postStrs keyTable  // other post ids
@@ -540,9 +540,9 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 		return errors.Join(errs...)
 	}
 	r.seed = rand.Uint64()
-	r.postStrs = newKeyTable(n[TargetPost] - numeric)
-	r.accounts = newKeyTable(n[TargetAccount])
-	r.paths = newKeyTable(n[TargetPath])
+	r.postStrs = newKeyTable(r.mem, n[TargetPost]-numeric)
+	r.accounts = newKeyTable(r.mem, n[TargetAccount])
+	r.paths = newKeyTable(r.mem, n[TargetPath])
 	var prefixes *trieBuild
 	if n[TargetPathPrefix] > 0 {
 		prefixes = &trieBuild{head: noEntry}
@@ -550,8 +550,11 @@ func (r *Register) index(ctx context.Context, numeric int) error {
 	// Numeric posts, usually most of a register, are indexed alongside the rest; each
 	// goroutine writes only the entries of its own kinds.
 	var wg sync.WaitGroup
+	// Waited for however this returns, a cancelled load unwinding included: a load that
+	// fails frees the tables the goroutine reads.
+	defer wg.Wait()
 	if numeric > 0 {
-		goLoad(&wg, func() { r.posts = buildPostIndex(ctx, r.entries, r.vals, numeric) })
+		goLoad(&wg, func() { r.posts = buildPostIndex(ctx, r.mem, r.entries, r.vals, numeric) })
 	} else {
 		r.posts = postIndex{zero: noEntry}
 	}

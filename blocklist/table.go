@@ -3,6 +3,8 @@ package blocklist
 import (
 	"math/bits"
 	"unsafe"
+
+	"github.com/georestrict/caddy-georestrict/internal/offheap"
 )
 
 // The register's lookup structures are flat slices of integers, which hold no pointers:
@@ -20,8 +22,8 @@ type keyTable struct {
 	shift uint8 // 64 - log2(len(slots))
 }
 
-// newKeyTable sizes a table for n keys.
-func newKeyTable(n int) keyTable {
+// newKeyTable sizes a table for n keys, made in mem.
+func newKeyTable(mem *offheap.Pool, n int) keyTable {
 	if n == 0 {
 		return keyTable{}
 	}
@@ -29,7 +31,7 @@ func newKeyTable(n int) keyTable {
 	for size < 2*n {
 		size *= 2
 	}
-	return keyTable{slots: make([]uint64, size), shift: uint8(64 - bits.TrailingZeros(uint(size)))}
+	return keyTable{slots: offheap.MakeIn[uint64](mem, size), shift: uint8(64 - bits.TrailingZeros(uint(size)))}
 }
 
 func (t *keyTable) empty() bool { return len(t.slots) == 0 }

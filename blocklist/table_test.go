@@ -28,7 +28,7 @@ func TestKeyTable(t *testing.T) {
 				r.entries = append(r.entries, entry{valOff: vals.add(k), valLen: uint16(len(k)), next: noEntry})
 			}
 			r.vals = vals.arena()
-			tab := newKeyTable(n / 2) // as full as the index makes a table of distinct keys
+			tab := newKeyTable(nil, n/2) // as full as the index makes a table of distinct keys
 			for i := range r.entries {
 				tab.insert(r, uint32(i))
 			}

@@ -97,9 +97,9 @@ func (b *builder) newValidator() *rowValidator {
 	v := &rowValidator{
 		site:      &b.site,
 		seed:      b.seed,
-		ids:       arenaBuilder{table: &b.ids},
-		vals:      arenaBuilder{table: &b.vals},
-		texts:     arenaBuilder{table: &b.texts},
+		ids:       arenaBuilder{table: &b.ids, mem: b.mem},
+		vals:      arenaBuilder{table: &b.vals, mem: b.mem},
+		texts:     arenaBuilder{table: &b.texts, mem: b.mem},
 		decided:   make(map[string]uint32),
 		countries: make(map[string]countriesOf),
 		actions:   make(map[string]actionOf),
