@@ -3,6 +3,7 @@ package blocklist
 import (
 	"context"
 	"errors"
+	"io"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -155,6 +156,31 @@ func TestLoadCancelled(t *testing.T) {
 					t.Fatalf("%d goroutines before the loads, %d after", before, runtime.NumGoroutine())
 				}
 				time.Sleep(10 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// A register is sized from its source before it is read, whatever kind of reader tells the
+// size: without a size, its tables grow by doubling, copying as they go, which a gateway
+// loading a million orders under traffic feels.
+func TestSourceSizeHint(t *testing.T) {
+	data, _ := genRegister(5_000)
+	text := string(data)
+	p := writeFile(t, t.TempDir(), "orders.csv", text)
+	for name, r := range map[string]func() io.Reader{
+		"file (Name)":      func() io.Reader { return nil },
+		"strings.Reader":   func() io.Reader { return strings.NewReader(text) },
+		"io.SectionReader": func() io.Reader { return io.NewSectionReader(strings.NewReader(text), 0, int64(len(text))) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			in, err := openSource(Source{Name: p, Reader: r()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer in.close()
+			if in.hint < 5_000 || in.hint > 6_000 {
+				t.Errorf("sized for %d orders, want 5,000 or a little more", in.hint)
 			}
 		})
 	}

@@ -73,7 +73,10 @@ type Source struct {
 	// Name says where the register comes from, a file's path or a URL: errors and the orders'
 	// Source field name it.
 	Name string
-	// Reader is the register itself. When it is nil, the file Name is read.
+	// Reader is the register itself. When it is nil, the file Name is read. When it tells
+	// its size (a Stat, Len or Size method: an *os.File, a strings.Reader, an
+	// io.SectionReader), the register's tables are sized from it before reading, and do not
+	// grow by doubling.
 	Reader io.Reader
 	// Format is how the register is written; the zero value tells it from the source.
 	Format Format
@@ -213,6 +216,8 @@ func openSource(src Source) (in opened, err error) {
 		}
 	case interface{ Len() int }:
 		size = int64(r.Len())
+	case interface{ Size() int64 }: // io.SectionReader, which Caddy's sources hand out
+		size = r.Size()
 	}
 	in.format = src.Format
 	var br *bufio.Reader
