@@ -57,7 +57,9 @@ func (r *Register) settle() {
 		}
 	}
 	r.stats.OffHeap = r.mem.Size()
-	runtime.AddCleanup(r, (*offheap.Pool).Free, r.mem)
+	// Freeing a large register yields as it goes (offheap.Region.Free); on a goroutine of
+	// its own, it does not hold up the runtime's other cleanups meanwhile.
+	runtime.AddCleanup(r, func(mem *offheap.Pool) { go mem.Free() }, r.mem)
 }
 
 // packer measures, then copies (into is set), the tables that settle packs together. The

@@ -105,3 +105,18 @@ func TestTakeBeyondTheRegion(t *testing.T) {
 	}()
 	Copy(r, make([]byte, r.Len()+1))
 }
+
+// A Region larger than a piece gives its pages back a piece at a time before it is unmapped:
+// its memory is gone all the same.
+func TestFreeLarge(t *testing.T) {
+	before := InUse()
+	r := mapOrSkip(t, 3*piece+100)
+	b := Make[byte](r, r.Len())
+	for i := range b {
+		b[i] = byte(i)
+	}
+	r.Free()
+	if !r.Freed() || InUse() != before {
+		t.Errorf("after Free: Freed() %v, InUse %d above where it started", r.Freed(), InUse()-before)
+	}
+}

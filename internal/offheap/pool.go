@@ -2,6 +2,7 @@ package offheap
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -130,9 +131,19 @@ func MakeIn[T any](p *Pool, n int) []T {
 // Resize returns a table of capacity n holding s's first values (all of them, or the
 // first n), in a Region of its own in p, and frees s if it is a table of p's: as append
 // moves a slice that outgrows its array, and for the same reasons nothing may keep using s.
+//
+// A large table is copied a piece at a time, yielding the processor between pieces: a copy
+// cannot be preempted, and tens of megabytes of it (page faults included) would hold the
+// processor for milliseconds.
 func Resize[T any](p *Pool, s []T, n int) []T {
 	out := MakeIn[T](p, n)[:min(len(s), n)]
-	copy(out, s)
+	step := max(1, piece/int(unsafe.Sizeof(*new(T))))
+	for i := 0; i < len(out); i += step {
+		copy(out[i:min(i+step, len(out))], s[i:])
+		if len(out) > step {
+			runtime.Gosched()
+		}
+	}
 	Release(p, s)
 	return out
 }
