@@ -2,6 +2,7 @@ package blocklist
 
 import (
 	"runtime"
+	"slices"
 	"unsafe"
 
 	"github.com/georestrict/caddy-georestrict/internal/offheap"
@@ -56,6 +57,7 @@ func (r *Register) settle() {
 			r.pack(&p) // copies
 		}
 	}
+	r.entries, r.terms = slices.Clip(r.entries), slices.Clip(r.terms)
 	r.stats.OffHeap = r.mem.Size()
 	// Freeing a large register yields as it goes (offheap.Region.Free); on a goroutine of
 	// its own, it does not hold up the runtime's other cleanups meanwhile.

@@ -1,9 +1,11 @@
 package blocklist
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"runtime"
 	"strings"
 	"sync"
@@ -232,4 +234,24 @@ func TestRefusedRegisterIsFreed(t *testing.T) {
 			t.Fatalf("the register does not own its pool: freed %v, size %d, OffHeap %d", p.Freed(), p.Size(), r.Stats().OffHeap)
 		}
 	})
+}
+
+// A register read from a source that does not tell its size grows its tables by doubling;
+// what it keeps is no larger for that than when it was sized from the start: the slack is
+// shed when the register settles.
+func TestUnsizedRegisterShedsItsSlack(t *testing.T) {
+	skipWithoutMappings(t)
+	data, _ := genRegister(5_000)
+	load := func(r io.Reader) *Register {
+		reg, err := Load(context.Background(), []Source{{Name: "orders.csv", Reader: r}}, Options{Hosts: []string{"twitter.example"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reg
+	}
+	sized := load(bytes.NewReader(data)).Stats().OffHeap
+	unsized := load(struct{ io.Reader }{bytes.NewReader(data)}).Stats().OffHeap
+	if unsized > sized+sized/20 {
+		t.Errorf("unsized, the register keeps %d bytes outside the heap; sized, %d", unsized, sized)
+	}
 }

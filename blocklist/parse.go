@@ -388,8 +388,8 @@ type readerOnly struct{ io.Reader }
 func (b *builder) register() *Register {
 	return &Register{
 		patterns:   b.patterns,
-		entries:    slices.Clip(b.entries),
-		terms:      slices.Clip(b.terms),
+		entries:    b.entries, // with their capacity, which settle looks at
+		terms:      b.terms,
 		rules:      shed(b.rules),
 		validities: shed(b.validities),
 		zones:      b.zones,
