@@ -2,23 +2,24 @@ package blocklist
 
 import (
 	"context"
-	"runtime"
 	"time"
+
+	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
-// yieldQuantum is how long a load works before it yields the processor: a gateway loads a
-// register while it serves traffic, and requests that are ready to run should not wait for
-// Go's 10 ms preemption slice. Why yielding and not sleeping: BENCHMARKS.md, "Register
-// loading after c85374a".
+// yieldQuantum is how long a load works before it gives the processor up (internal/pace): a
+// gateway loads a register while it serves traffic, and requests that are ready to run
+// should not wait for Go's 10 ms preemption slice.
 const yieldQuantum = 100 * time.Microsecond
 
-// A pacer yields the processor after every yieldQuantum of work, and stops a load whose
+// A pacer gives the processor up after every yieldQuantum of work, and stops a load whose
 // context is done: it panics with a cancelled value, which the load recovers (see
 // catchCancel). Each goroutine of a load has its own; the zero value never stops.
 type pacer struct {
 	ctx   context.Context
 	n     uint32
 	since time.Time
+	pause pace.Pacer
 }
 
 // cancelled unwinds a load whose context is done, from however deep in its loops it is; a
@@ -68,7 +69,7 @@ func (p *pacer) yield() {
 		if p.ctx != nil && p.ctx.Err() != nil {
 			panic(cancelled{context.Cause(p.ctx)})
 		}
-		runtime.Gosched()
+		p.pause.Pause()
 		p.since = time.Now()
 	}
 }

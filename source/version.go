@@ -12,6 +12,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
 // Version is one immutable snapshot of a source's bytes, with what is known
@@ -193,6 +195,10 @@ type snapshotWriter struct {
 	n      int64
 }
 
+// copyPiece is how much ReadFrom copies and hashes between two pauses:
+// about 100 µs of work.
+const copyPiece = 64 << 10
+
 // errTooLarge is wrapped by every refusal of a version over the size limit.
 var errTooLarge = errors.New("larger than the size limit")
 
@@ -264,11 +270,17 @@ func (w *snapshotWriter) spill() error {
 }
 
 // ReadFrom copies r with a buffer large enough for disk and hash
-// throughput; io.Copy would use 32 KiB.
+// throughput; io.Copy would use 32 KiB. It pauses between pieces (see
+// internal/pace): copying and hashing a version of hundreds of megabytes
+// takes the processor for a good part of a second, which requests share.
 func (w *snapshotWriter) ReadFrom(r io.Reader) (int64, error) {
-	buf := make([]byte, 256<<10)
+	buf := make([]byte, copyPiece)
 	var total int64
+	var pacer pace.Pacer
 	for {
+		if total >= copyPiece {
+			pacer.Pause()
+		}
 		n, err := r.Read(buf)
 		if n > 0 {
 			m, werr := w.Write(buf[:n])

@@ -21,9 +21,10 @@ package offheap
 import (
 	"fmt"
 	"reflect"
-	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
 // piece is how much memory a Region gives back to the system, or a Pool's table copies, at a
@@ -135,11 +136,12 @@ func (r *Region) Free() {
 	// whole process. Where the system can, a large mapping gives its pages back a piece at
 	// a time first, yielding between pieces; the unmap then has nothing left to free.
 	if n > piece {
+		var pacer pace.Pacer
 		for off := 0; off < n; off += piece {
 			if releasePages(r.mem[off:min(off+piece, n)]) != nil {
 				break
 			}
-			runtime.Gosched()
+			pacer.Pause()
 		}
 	}
 	if err := unmap(r.mem); err != nil {

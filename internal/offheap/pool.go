@@ -2,10 +2,11 @@ package offheap
 
 import (
 	"errors"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
 // A Pool is a set of Regions that are freed together: the tables of one register, each
@@ -138,10 +139,11 @@ func MakeIn[T any](p *Pool, n int) []T {
 func Resize[T any](p *Pool, s []T, n int) []T {
 	out := MakeIn[T](p, n)[:min(len(s), n)]
 	step := max(1, piece/int(unsafe.Sizeof(*new(T))))
+	var pacer pace.Pacer
 	for i := 0; i < len(out); i += step {
 		copy(out[i:min(i+step, len(out))], s[i:])
 		if len(out) > step {
-			runtime.Gosched()
+			pacer.Pause()
 		}
 	}
 	Release(p, s)
