@@ -32,7 +32,11 @@ func loadConfig(t *testing.T, config, adapter string, force bool) error {
 	if force {
 		req.Header.Set("Cache-Control", "must-revalidate")
 	}
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	// A new connection for every load: each load replaces the admin server,
+	// which closes the old one's idle connections, and reusing one as it
+	// closes is a reset that says nothing about the config.
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	res, err := client.Do(req)
 	if err != nil {
 		// A panic in the admin handler drops the connection: this is
 		// where it would show.
