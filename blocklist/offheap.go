@@ -65,14 +65,12 @@ func (r *Register) settle() {
 }
 
 // packer measures, then copies (into is set), the tables that settle packs together. The
-// copy yields as a load does, a piece at a time: a gateway builds a register while it
-// serves traffic. It is not cancelled: it is short, and a register half packed would have
-// to be unpicked.
+// copy gives the processor up a piece at a time (offheap.Copy), as a load does; it is not
+// cancelled: it is short, and a register half packed would have to be unpicked.
 type packer struct {
 	mem  *offheap.Pool
 	into *offheap.Region // nil while measuring
 	size int
-	pace pacer
 }
 
 func (r *Register) pack(p *packer) {
@@ -104,25 +102,7 @@ func pack[T any](p *packer, s *[]T) bool {
 		p.size += offheap.Size[T](len(t))
 		return false
 	}
-	*s = pacedCopy(&p.pace, p.into, t)
+	*s = offheap.Copy(p.into, t)
 	offheap.Release(p.mem, t)
 	return true
-}
-
-// copyPiece is how much pacedCopy copies between two looks at the clock: about 10 µs of
-// copying, page faults included.
-const copyPiece = 64 << 10
-
-// pacedCopy copies s into mem, yielding the processor as a load does.
-func pacedCopy[T any](pace *pacer, mem *offheap.Region, s []T) []T {
-	if len(s) == 0 {
-		return s
-	}
-	out := offheap.Make[T](mem, len(s))
-	step := max(1, copyPiece/int(unsafe.Sizeof(s[0])))
-	for i := 0; i < len(s); i += step {
-		copy(out[i:], s[i:min(i+step, len(s))])
-		pace.yield()
-	}
-	return out
 }

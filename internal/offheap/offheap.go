@@ -27,14 +27,14 @@ import (
 	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
-// piece is how much memory a Region gives back to the system, or a Pool's table copies, at a
+// piece is how much memory a Region gives back to the system, or Copy and Resize copy, at a
 // time: about a tenth of a millisecond of work.
 const piece = 1 << 20
 
 // align is the alignment of every table in a Region: enough for any integer or float.
 const align = 8
 
-// A Region is memory outside the Go heap, handed out by Make, Copy and CopyString.
+// A Region is memory outside the Go heap, handed out by Make and Copy.
 type Region struct {
 	mem   []byte
 	used  int
@@ -109,19 +109,22 @@ func Copy[T any](r *Region, s []T) []T {
 		return s
 	}
 	out := Make[T](r, len(s))
-	copy(out, s)
+	copyPaced(out, s)
 	return out
 }
 
-// CopyString copies s into the Region and returns the copy, which is valid until the
-// Region is freed.
-func CopyString(r *Region, s string) string {
-	if s == "" {
-		return s
+// copyPaced copies src into dst, a piece at a time, pausing between pieces (internal/pace):
+// a copy cannot be preempted, and tens of megabytes of it, page faults included, would hold
+// the processor for milliseconds.
+func copyPaced[T any](dst, src []T) {
+	step := max(1, piece/int(unsafe.Sizeof(*new(T))))
+	var pacer pace.Pacer
+	for i := 0; i < len(dst); i += step {
+		if i > 0 {
+			pacer.Pause()
+		}
+		copy(dst[i:min(i+step, len(dst))], src[i:])
 	}
-	b := Make[byte](r, len(s))
-	copy(b, s)
-	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Free releases the Region's memory. Nothing copied into it may be read afterwards. Free is

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
-
-	"github.com/georestrict/caddy-georestrict/internal/pace"
 )
 
 // A Pool is a set of Regions that are freed together: the tables of one register, each
@@ -132,20 +130,10 @@ func MakeIn[T any](p *Pool, n int) []T {
 // Resize returns a table of capacity n holding s's first values (all of them, or the
 // first n), in a Region of its own in p, and frees s if it is a table of p's: as append
 // moves a slice that outgrows its array, and for the same reasons nothing may keep using s.
-//
-// A large table is copied a piece at a time, yielding the processor between pieces: a copy
-// cannot be preempted, and tens of megabytes of it (page faults included) would hold the
-// processor for milliseconds.
+// A large table is copied a piece at a time (see Copy).
 func Resize[T any](p *Pool, s []T, n int) []T {
 	out := MakeIn[T](p, n)[:min(len(s), n)]
-	step := max(1, piece/int(unsafe.Sizeof(*new(T))))
-	var pacer pace.Pacer
-	for i := 0; i < len(out); i += step {
-		copy(out[i:min(i+step, len(out))], s[i:])
-		if len(out) > step {
-			pacer.Pause()
-		}
-	}
+	copyPaced(out, s)
 	Release(p, s)
 	return out
 }
