@@ -60,6 +60,7 @@ func TestAppModelsSeeKnownSpellings(t *testing.T) {
 		"/S%C3%B3meuser",                               // an accent-insensitive collation
 		"/other/status/0x7b",                           // parseInt
 		"/other/status/1.23e2",                         // MySQL
+		"/@%C2%A0someuser%20",                          // "@" stripped, then the spaces (Python)
 	} {
 		if apptest.ServedWithheld(raw) == "" {
 			t.Errorf("no modelled application serves a withheld item for %q", raw)

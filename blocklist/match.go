@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // queryValueLen bounds query values decoded on the stack; post ids and handles are far shorter.
@@ -184,12 +186,36 @@ func formatStem[T text](s T) (T, bool) {
 	return s, false
 }
 
+// accountName is a handle without the "@" marks and spaces before it. Applications strip the
+// mark and trim spaces in either order (Flask's lstrip("@") then a collation that pads
+// spaces reads "/@%C2%A0someuser" as someuser), so both go, in any mix; the spaces after it
+// are gone already (valueBounds).
+func accountName[U text](s U) U {
+	for len(s) > 0 {
+		if s[0] == '@' {
+			s = s[1:]
+			continue
+		}
+		if c := s[0]; c < utf8.RuneSelf {
+			if !unicode.IsSpace(rune(c)) {
+				break
+			}
+			s = s[1:]
+			continue
+		}
+		r, size := utf8.DecodeRune([]byte(s[:min(len(s), utf8.UTFMax)]))
+		if !unicode.IsSpace(r) {
+			break
+		}
+		s = s[size:]
+	}
+	return s
+}
+
 // visitKey normalises a key the way the application might read it and hands it on.
 func visitKey[U text](v *visitor, kind TargetKind, s U, whole bool) {
 	if kind == TargetAccount {
-		for len(s) > 0 && s[0] == '@' {
-			s = s[1:]
-		}
+		s = accountName(s)
 		if len(s) == 0 {
 			return
 		}

@@ -10,7 +10,8 @@
 // parsing, servlet containers (Tomcat: path parameters, "..;"), and Windows stacks
 // (backslashes). The id parsers are those of Go, Python, Ruby and PHP, JavaScript and MySQL;
 // accounts compare as MySQL's accent- and case-insensitive default collation does (x/text's
-// implementation of the Unicode Collation Algorithm).
+// implementation of the Unicode Collation Algorithm), or as a Python application folds them
+// (NFKD, casefold, strip).
 //
 // It is a test helper: nothing in the plugin imports it.
 package apptest
@@ -29,6 +30,7 @@ import (
 
 	"golang.org/x/text/collate"
 	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
 )
 
 // What the tests' register withholds, in RU.
@@ -292,7 +294,21 @@ func sameAccount(a, b string) bool {
 	if !utf8.ValidString(a) {
 		return false
 	}
-	return accountCollator.CompareString(a, b) == 0 || accountCollator.CompareString(strings.TrimRight(a, " "), b) == 0
+	return accountCollator.CompareString(a, b) == 0 || accountCollator.CompareString(strings.TrimRight(a, " "), b) == 0 ||
+		pythonFold(a) == b
+}
+
+// pythonFold compares handles as a Python application might fold them before looking one up:
+// unicodedata.normalize("NFKD"), combining marks and format characters dropped, casefold(),
+// strip(). Applied after the "@" is stripped, it reads "@\u00a0someuser " as someuser.
+func pythonFold(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf) {
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, norm.NFKD.String(s))
+	return strings.TrimFunc(s, unicode.IsSpace)
 }
 
 // servesWithheld reports what withheld item an application would serve for segments, if any.
