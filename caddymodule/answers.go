@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"unicode/utf8"
 
+	"github.com/caddyserver/caddy/v2"
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -22,7 +23,7 @@ import (
 // ordered country ask for the same few URLs, and the gateway must answer 451
 // as cheaply as Caddy answers a static response. So everything about an
 // order that does not change from one request to the next is worked out once
-// and kept: its log fields, its placeholders boxed for the replacer, its
+// and kept: its log fields, its placeholders' provider for the replacer, its
 // metric and transparency-report counters, and the 451 answer itself,
 // rendered for each country and negotiated variant (format and language)
 // with its header values. A request then costs the match, the negotiation,
@@ -58,8 +59,10 @@ type answer struct {
 	// memory; throttling reads its rate.
 	order blocklist.Order
 
-	// Placeholders, boxed once (the replacer stores `any`).
-	boxedID, boxedAuthority, boxedAction any
+	// The placeholders, boxed once (the replacer stores `any`), and their
+	// provider, made once (see setPlaceholders).
+	boxedCountry, boxedID, boxedAuthority, boxedAction, boxedDryRun any
+	values                                                          caddy.ReplacerFunc
 
 	// Counters: the child of enforced_total for this country, action and
 	// dry run, and the transparency report's row (nil when the report is
@@ -151,9 +154,11 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 	ans := &answer{
 		order:          o,
 		country:        country,
+		boxedCountry:   noOrders[countryIndex(country)].country,
 		boxedID:        o.ID,
 		boxedAuthority: o.Authority,
 		boxedAction:    o.Action.String(),
+		boxedDryRun:    h.DryRun,
 		enforced:       h.metrics.enforcedVec.WithLabelValues(countryLabel(country), o.Action.String(), strconv.FormatBool(h.DryRun)),
 		logHead: []zap.Field{
 			zap.String("order", o.ID),
@@ -165,6 +170,7 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 		},
 		logTail: []zap.Field{zap.Bool("dry_run", h.DryRun)},
 	}
+	ans.values = ans.placeholder
 	ans.logMsg, ans.summaryMsg = logMessages(o.Action, h.DryRun)
 	if !h.DryRun {
 		ans.report = transparency.row(&o, country)
@@ -297,3 +303,21 @@ var decimalTable = sync.OnceValue(func() *[4096]string {
 	}
 	return t
 })
+
+// placeholder answers the handler's placeholders for a request this answer
+// is for.
+func (ans *answer) placeholder(key string) (any, bool) {
+	switch key {
+	case placeholderCountry:
+		return ans.boxedCountry, true
+	case placeholderAction:
+		return ans.boxedAction, true
+	case placeholderOrderID:
+		return ans.boxedID, true
+	case placeholderAuthority:
+		return ans.boxedAuthority, true
+	case placeholderDryRun:
+		return ans.boxedDryRun, true
+	}
+	return nil, false
+}

@@ -274,7 +274,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	addr := clientAddr(r)
 	if h.isExempt(addr) {
-		setNoOrder(repl, boxedNoCountry, boxedActionExempt)
+		setPlaceholders(r, repl, exemptValues)
 		h.metrics.exempt.Inc()
 		return next.ServeHTTP(h.guardIfListed(w, r), r)
 	}
@@ -284,14 +284,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	switch verdict {
 	case blocklist.Applies:
 	case blocklist.Ambiguous:
-		setNoOrder(repl, boxCountry(country), boxedActionRefuse)
 		return h.refuse(w, r, next, addr, country)
 	case blocklist.ListedElsewhere:
-		setNoOrder(repl, boxCountry(country), boxedActionAllow)
+		setPlaceholders(r, repl, allowValues[countryIndex(country)])
 		h.metrics.allowed.Inc()
 		return next.ServeHTTP(h.guardListed(w), r)
 	default:
-		setNoOrder(repl, boxCountry(country), boxedActionAllow)
+		setPlaceholders(r, repl, allowValues[countryIndex(country)])
 		h.metrics.allowed.Inc()
 		return next.ServeHTTP(w, r)
 	}
@@ -305,11 +304,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 	ans := h.cachedAnswer(v, ref, country, f, lang)
 	order := &ans.order
-	repl.Set(placeholderCountry, boxCountry(country))
-	repl.Set(placeholderOrderID, ans.boxedID)
-	repl.Set(placeholderAuthority, ans.boxedAuthority)
-	repl.Set(placeholderAction, ans.boxedAction)
-	repl.Set(placeholderDryRun, boxBool(h.DryRun))
+	setPlaceholders(r, repl, ans.values)
 	ans.enforced.Inc()
 	if h.DryRun {
 		h.metrics.dryRunCount.Inc()
@@ -419,8 +414,11 @@ func splitRequestURI(u string) (path, rawQuery string) {
 // separators encoded twice, control characters. Only clients in countries
 // with orders get here; in a dry run the request passes and is logged.
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, addr netip.Addr, country string) error {
-	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	repl.Set(placeholderAction, boxedActionRefuse)
+	values := refuseValues[countryIndex(country)]
+	if h.DryRun {
+		values = refuseDryRun[countryIndex(country)]
+	}
+	setPlaceholders(r, r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer), values)
 	h.metrics.refused.Inc()
 	msg := "request refused: ambiguous path"
 	if h.DryRun {
@@ -440,7 +438,6 @@ func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.
 		c.Write(fields...)
 	}
 	if h.DryRun {
-		repl.Set(placeholderDryRun, true)
 		return next.ServeHTTP(w, r)
 	}
 	const body = "400 Bad Request\n\nThis path is spelled in a way that applications read differently (dot segments, separators encoded twice, or control characters). Ask for the page by its plain address.\n"

@@ -93,6 +93,21 @@ func newRequest(method, target, clientIP string) (*http.Request, *caddy.Replacer
 	return r, repl
 }
 
+// freshRequests returns a function that makes a request as Caddy's server
+// hands one to its handlers, with a replacer and variables of its own each
+// time. Benchmarks and allocation tests need a new request per run: a
+// handler adds its placeholders' provider to a request once, and stores its
+// values over it when it sees the request again (see setPlaceholders).
+func freshRequests(method, target, clientIP string) func() *http.Request {
+	tmpl := httptest.NewRequest(method, target, nil)
+	w := httptest.NewRecorder()
+	return func() *http.Request {
+		r := caddyhttp.PrepareRequest(tmpl, caddy.NewReplacer(), w, nil)
+		caddyhttp.SetVar(r.Context(), caddyhttp.ClientIPVarKey, clientIP)
+		return r
+	}
+}
+
 // nextHandler records whether the request was passed on, and answers 200.
 type nextHandler struct{ called int }
 
