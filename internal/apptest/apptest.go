@@ -387,8 +387,8 @@ func Spelling(rnd *rand.Rand, base string) string {
 			}
 		case 7: // path parameters
 			segs[i] += pick(rnd, ";", ";jsessionid=1", ";x")
-		case 8: // spaces around it
-			segs[i] = pick(rnd, "%20", "", "%C2%A0") + segs[i] + pick(rnd, "%20", "", "+")
+		case 8: // spaces around it, or what decomposes into one (U+00A8, a space and a diaeresis)
+			segs[i] = pick(rnd, "%20", "", "%C2%A0", "%E3%80%80", "%C2%A8") + segs[i] + pick(rnd, "%20", "", "+", "%C2%A8")
 		case 9: // another account: anything, or nothing
 			segs[0] = pick(rnd, "", "%20", ".", "..", ";", "x%2Fy", "a%5Cb", "other", "%2e")
 		case 10: // other digits
