@@ -20,6 +20,15 @@
 // breath, and work that breathed every millisecond would take twice as long on an idle
 // gateway. So a breath during which the process ran little but background work (by its CPU
 // time, getrusage) found nobody waiting, and the next one waits for idleBreathEvery.
+//
+// A breath is as long as the requests need. Under saturating load, requests arrive as fast
+// as they are answered, and a short breath hands the processor back to background work with
+// requests still waiting: with 150 µs breaths a load took most of the processor, and p99
+// doubled while it ran. So a breath that requests filled (by the process's CPU time, on every
+// processor the runtime has) makes the next twice as long, up to maxBreath; one they left
+// half empty halves it. Background work on a saturated processor then takes breathEvery in
+// every breathEvery+maxBreath, about a seventh: it takes longer, and requests see their
+// processor shrink by that much at most. It never stops.
 package pace
 
 import (
@@ -29,16 +38,19 @@ import (
 )
 
 const (
-	breathLen       = 150 * time.Microsecond
+	minBreath       = 150 * time.Microsecond
+	maxBreath       = 6 * time.Millisecond
 	breathEvery     = time.Millisecond
 	idleBreathEvery = 25 * time.Millisecond
 )
 
 // breath is the state all background work of the process shares: when the next breath may
-// start and when the current one ends, in nanoseconds since clock; and how long background
-// work has run in all, for telling an idle processor from a busy one.
+// start and when the current one ends, in nanoseconds since clock; how long the next
+// breath lasts (0: minBreath); and how long background work has run in all, for telling an
+// idle processor from a busy one.
 var breath struct {
 	next, until atomic.Int64
+	length      atomic.Int64
 	work        atomic.Int64
 }
 
@@ -60,23 +72,46 @@ func (p *Pacer) Pause() {
 	}
 	defer func() { p.since = now() }()
 	if until := breath.until.Load(); t < until {
-		time.Sleep(min(time.Duration(until-t), breathLen))
+		time.Sleep(min(time.Duration(until-t), maxBreath))
 		return
 	}
+	length := max(time.Duration(breath.length.Load()), minBreath)
 	next := breath.next.Load()
-	if t < next || !breath.next.CompareAndSwap(next, t+int64(breathEvery)) {
+	if t < next || !breath.next.CompareAndSwap(next, t+int64(length+breathEvery)) {
 		runtime.Gosched()
 		return
 	}
-	breath.until.Store(t + int64(breathLen))
+	breath.until.Store(t + int64(length))
 	cpu, ok := processTime()
 	work := breath.work.Load()
-	time.Sleep(breathLen)
-	wall := now() - t
+	time.Sleep(length)
+	wall := time.Duration(now() - t)
 	// What the process ran meanwhile, less background work (other goroutines finishing
-	// their pieces), is what requests ran: if that is little, nobody was waiting.
+	// their pieces), is what requests ran.
 	after, ok2 := processTime()
-	if !ok || !ok2 || int64(after-cpu)-(breath.work.Load()-work) < wall/8 {
+	if !ok || !ok2 {
+		breath.next.Store(t + int64(idleBreathEvery))
+		return
+	}
+	others := after - cpu - time.Duration(breath.work.Load()-work)
+	length, idle := nextBreath(length, wall, others, runtime.GOMAXPROCS(0))
+	breath.length.Store(int64(length))
+	if idle {
 		breath.next.Store(t + int64(idleBreathEvery))
 	}
+}
+
+// nextBreath returns how long the next breath lasts, after one of length that took wall
+// time, during which requests ran for others (CPU time) on procs processors; and whether
+// nobody was waiting, so that the next breath waits for idleBreathEvery.
+func nextBreath(length, wall, others time.Duration, procs int) (time.Duration, bool) {
+	switch {
+	case others < wall/8:
+		return minBreath, true
+	case others > wall*time.Duration(procs)*3/4:
+		return min(2*length, maxBreath), false
+	case others < wall*time.Duration(procs)/2:
+		return max(length/2, minBreath), false
+	}
+	return length, false
 }
