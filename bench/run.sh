@@ -455,7 +455,7 @@ hook_start() {
 				next=b
 				[[ $(cat "$work/refresh.turn" 2>/dev/null) == b ]] && next=a
 				echo "$next" >"$work/refresh.turn"
-				cp "$work/refresh-$next.csv" "$work/refresh.tmp"
+				"${client_pin[@]}" cp "$work/refresh-$next.csv" "$work/refresh.tmp"
 				mv "$work/refresh.tmp" "$refresh_register"
 				echo moved >>"$reloads"
 			done
