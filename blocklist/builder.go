@@ -624,8 +624,8 @@ func (b *builder) internDecisions(decided []uint32, ds []decision) []uint32 {
 }
 
 // grow makes room for n more elements, doubling: append grows a large slice by a quarter,
-// which for the millions of decisions of a register whose every order has its own copies
-// them over and over. (The register's own tables grow in its pool: offheap.Grow.)
+// which for the millions of decisions of a register whose every order has its own would
+// copy them over and over. (The register's own tables grow in its pool: offheap.Grow.)
 func grow[S ~[]E, E any](s S, n int) S {
 	if len(s)+n <= cap(s) {
 		return s

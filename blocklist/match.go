@@ -187,24 +187,16 @@ func formatStem[T text](s T) (T, bool) {
 }
 
 // accountName is a handle without the "@" marks and spaces before it. Applications strip the
-// mark and trim spaces in either order (Flask's lstrip("@") then a collation that pads
-// spaces reads "/@%C2%A0someuser" as someuser), so both go, in any mix; the spaces after it
-// are gone already (valueBounds).
+// mark and trim spaces in either order (Flask strips the "@", then NFKD makes
+// "/@%C2%A0someuser" a space and strip() removes it), so both go, in any mix; the spaces
+// after it are gone already (valueBounds).
 func accountName[U text](s U) U {
 	for len(s) > 0 {
-		if s[0] == '@' {
-			s = s[1:]
-			continue
+		r, size := rune(s[0]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune([]byte(s[:min(len(s), utf8.UTFMax)]))
 		}
-		if c := s[0]; c < utf8.RuneSelf {
-			if !unicode.IsSpace(rune(c)) {
-				break
-			}
-			s = s[1:]
-			continue
-		}
-		r, size := utf8.DecodeRune([]byte(s[:min(len(s), utf8.UTFMax)]))
-		if !unicode.IsSpace(r) {
+		if r != '@' && !unicode.IsSpace(r) {
 			break
 		}
 		s = s[size:]

@@ -416,7 +416,7 @@ func splitRequestURI(u string) (path, rawQuery string) {
 func (h *Handler) refuse(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, addr netip.Addr, country string) error {
 	values := refuseValues[countryIndex(country)]
 	if h.DryRun {
-		values = refuseDryRun[countryIndex(country)]
+		values = refuseDryRunValues[countryIndex(country)]
 	}
 	setPlaceholders(r, r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer), values)
 	h.metrics.refused.Inc()

@@ -74,9 +74,9 @@ func (n *noOrder) refuseDryRun(key string) (any, bool) {
 }
 
 var (
-	noOrders                                [iso3166.Size + 1]noOrder
-	allowValues, refuseValues, refuseDryRun [iso3166.Size + 1]caddy.ReplacerFunc
-	exemptValues                            caddy.ReplacerFunc
+	noOrders                                      [iso3166.Size + 1]noOrder
+	allowValues, refuseValues, refuseDryRunValues [iso3166.Size + 1]caddy.ReplacerFunc
+	exemptValues                                  caddy.ReplacerFunc
 )
 
 func init() {
@@ -86,7 +86,7 @@ func init() {
 		if i < iso3166.Size {
 			n.country = iso3166.Code(i)
 		}
-		allowValues[i], refuseValues[i], refuseDryRun[i] = n.allow, n.refuse, n.refuseDryRun
+		allowValues[i], refuseValues[i], refuseDryRunValues[i] = n.allow, n.refuse, n.refuseDryRun
 	}
 	exemptValues = noOrders[iso3166.Size].exempt
 }

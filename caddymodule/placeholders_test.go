@@ -23,7 +23,7 @@ func TestPlaceholdersOfEveryCountry(t *testing.T) {
 		}{
 			{"allow", allowValues[countryIndex(country)], "allow", false},
 			{"refuse", refuseValues[countryIndex(country)], "refuse", false},
-			{"refuse, dry run", refuseDryRun[countryIndex(country)], "refuse", true},
+			{"refuse, dry run", refuseDryRunValues[countryIndex(country)], "refuse", true},
 		} {
 			name, get := v.name, v.get
 			if got, ok := get(placeholderCountry); !ok || got != any(want) {
