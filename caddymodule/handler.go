@@ -204,6 +204,14 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
+// UnmarshalJSON decodes the handler's JSON config as Caddy does (unknown
+// fields refused), and names the field of an error that encoding/json
+// leaves bare, such as a duration Go cannot parse.
+func (h *Handler) UnmarshalJSON(b []byte) error {
+	type plain Handler // without this method
+	return decodeNamed(b, (*plain)(h))
+}
+
 // Provision checks the settings, loads (or shares) the country database and
 // the registers, and registers the metrics. Every setting is checked before
 // anything is loaded, so that a typo fails before a large register is read.

@@ -344,11 +344,20 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 		{name: "JSON negative throttle_max_duration", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "-1m"}]}`, reg)),
 			wantErr: []string{"throttle_max_duration"}},
-		// encoding/json does not name the field of a caddy.Duration it
-		// cannot parse; Caddy's own durations read the same.
+		// encoding/json leaves the error of a caddy.Duration it cannot
+		// parse bare; the handler names the field, nested ones by path.
 		{name: "JSON throttle_max_duration not a duration", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "throttle_max_duration": "forever"}]}`, reg)),
-			wantErr: []string{"geo_restrict", `invalid duration "forever"`}},
+			wantErr: []string{`geo_restrict: throttle_max_duration: time: invalid duration "forever"`}},
+		{name: "JSON log_limit interval not a duration", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "log_limit": {"lines": 5, "interval": "1 minute"}}]}`, reg)),
+			wantErr: []string{`geo_restrict: log_limit.interval: time: unknown unit " minute"`}},
+		{name: "JSON a source's refresh not a duration", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q, {"path": %q, "refresh": "hourly"}]}]}`, reg, reg)),
+			wantErr: []string{`geo_restrict: registers[1].refresh: time: invalid duration "hourly"`}},
+		{name: "JSON unknown field", adapter: "json",
+			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "refresh_every": "1m"}]}`, reg)),
+			wantErr: []string{`geo_restrict: json: unknown field "refresh_every"`}},
 		{name: "JSON geoip_cache, removed", adapter: "json",
 			config:  optionsJSON(fmt.Sprintf(`{"handle": [{"handler": "geo_restrict", "registers": [%q], "geoip_cache": 0}]}`, reg)),
 			wantErr: []string{"geoip_cache was removed", "slower than the lookup", "remove the field"}},

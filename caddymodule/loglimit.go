@@ -27,6 +27,12 @@ type LogLimit struct {
 	Interval caddy.Duration `json:"interval,omitempty"`
 }
 
+// UnmarshalJSON decodes a LogLimit, naming the field of a bad interval.
+func (l *LogLimit) UnmarshalJSON(b []byte) error {
+	type plain LogLimit // without this method
+	return decodeNamed(b, (*plain)(l))
+}
+
 func (l *LogLimit) check() error {
 	switch {
 	case l.Lines < 1:

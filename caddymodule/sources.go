@@ -83,9 +83,10 @@ func (s *RegisterSource) UnmarshalJSON(b []byte) error {
 	}
 	type plain RegisterSource // without these methods
 	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeNamed(b, &p); err != nil {
+		if _, named := err.(*fieldError); named {
+			return err
+		}
 		return fmt.Errorf(`register: want a path or {"path": ..., "allow_empty": true, ...}: %w`, err)
 	}
 	if p.Path == "" {
