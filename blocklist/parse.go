@@ -168,14 +168,14 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 	return r, err
 }
 
-// opened is one source, opened: a stream for CSV and for the regulators' registers, which
-// can be far larger than what is kept of them, and the whole text of JSON.
+// opened is one source, opened: a stream for CSV, JSON Lines and the regulators' registers,
+// which can be far larger than what is kept of them, and the whole text of a JSON array.
 type opened struct {
 	format Format
 	text   string
 	stream io.Reader
-	csv    bool // stream is CSV, after its byte order mark
-	hint   int  // how many orders it may hold, for sizing the builder's tables
+	syntax syntax // of stream, after its byte order mark, for our own formats; else 0
+	hint   int    // how many orders it may hold, for sizing the builder's tables
 	closer io.Closer
 }
 
@@ -195,8 +195,8 @@ func (f Format) regulator() bool {
 const headSize = 64 << 10
 
 // openSource opens a source and tells its format from what it says, then from its first
-// bytes. CSV is read as a stream (see parseCSV); JSON is read whole, since parsing slices the
-// text rather than copying every field. A missing file's error says so once, without
+// bytes. CSV and JSON Lines are read as streams (see parseChunks); a JSON array is read
+// whole, since parsing slices the text rather than copying every field. A missing file's error says so once, without
 // repeating the path that Error names.
 func openSource(src Source) (in opened, err error) {
 	r := src.Reader
@@ -243,12 +243,12 @@ func openSource(src Source) (in opened, err error) {
 		in.close()
 		return opened{}, unwrapPath(err)
 	}
-	if streamCSV(src, head) {
+	if in.syntax = streamSyntax(src, head); in.syntax != 0 {
 		if bytes.HasPrefix(head, []byte(bom)) {
 			_, _ = br.Discard(len(bom))
 			head, size = head[len(bom):], size-int64(len(bom))
 		}
-		in.stream, in.csv, in.hint = br, true, estimateRows(head, size, err == io.EOF)
+		in.stream, in.hint = br, estimateRows(head, size, err == io.EOF)
 		return in, nil
 	}
 	in.text, err = readAll(br, size)
@@ -261,24 +261,28 @@ func openSource(src Source) (in opened, err error) {
 	return in, nil
 }
 
-// streamCSV reports whether a source that starts with head is CSV that can be read as a
-// stream: what is not (UTF-16, a file of nothing but white space, whatever the head does
-// not tell apart) is read whole, which has the words for it.
-func streamCSV(src Source, head []byte) bool {
+// streamSyntax returns the syntax of a source that starts with head when it is CSV or JSON
+// Lines, which can be read as a stream, and 0 for what is read whole: a JSON array, and
+// what the head does not tell apart (UTF-16, a file of nothing but white space), which the
+// whole-text reader has the words for.
+func streamSyntax(src Source, head []byte) syntax {
 	if isUTF16(string(head)) {
-		return false
+		return 0
 	}
 	h := strings.TrimPrefix(string(head), bom)
 	// With a character that is not white space in the head, its first such byte is the
 	// file's, and the file is not empty.
 	if strings.IndexFunc(h, func(r rune) bool { return !unicode.IsSpace(r) && r != utf8.RuneError }) < 0 {
-		return false
+		return 0
 	}
-	return syntaxOf(src, h) == syntaxCSV
+	if s := syntaxOf(src, h); s != syntaxJSONArray {
+		return s
+	}
+	return 0
 }
 
-// estimateRows estimates, from above, how many rows a CSV source of size bytes that starts
-// with head holds: the lines of head, when it is all of it, or as many as its lines of
+// estimateRows estimates, from above, how many rows a CSV or JSON Lines source of size bytes
+// that starts with head holds: the lines of head, when it is all of it, or as many as its lines of
 // average length make up; 0 when that cannot be told.
 func estimateRows(head []byte, size int64, whole bool) int {
 	lines := bytes.Count(head, []byte("\n"))
@@ -453,9 +457,12 @@ func (b *builder) parseSource(src Source, in *opened) error {
 	}
 	errs, entries, skipped := b.errs.len(), len(b.entries), b.skipped
 	empty := false
-	if in.csv {
+	switch in.syntax {
+	case syntaxCSV:
 		err = b.parseCSV(file, in.stream)
-	} else {
+	case syntaxJSONLines:
+		err = b.parseJSONLines(file, in.stream)
+	default:
 		text := in.text
 		in.text = ""
 		if isUTF16(text) {
@@ -469,7 +476,7 @@ func (b *builder) parseSource(src Source, in *opened) error {
 			case syntaxJSONArray:
 				b.parseJSON(file, text)
 			case syntaxJSONLines:
-				b.parseJSONLines(file, text)
+				err = b.parseJSONLines(file, strings.NewReader(text))
 			default:
 				err = b.parseCSV(file, strings.NewReader(text))
 			}
@@ -612,20 +619,6 @@ func (b *builder) parseJSONSlow(file uint16, data string, skip int) {
 	}
 }
 
-// parseJSONLines reads one object per line; blank lines are skipped and a broken line does
-// not stop the lines after it from being checked.
-func (b *builder) parseJSONLines(file uint16, data string) {
-	for n := 1; len(data) > 0; n++ {
-		line, rest, _ := strings.Cut(data, "\n")
-		data = rest
-		line = strings.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		b.addJSONObject(file, line, n, -1)
-	}
-}
-
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func jsonError(err error) error {
@@ -633,25 +626,38 @@ func jsonError(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("invalid JSON: %w", se)
 	}
-	if errors.Is(err, io.ErrUnexpectedEOF) {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return errors.New("invalid JSON: unexpected end")
 	}
 	return fmt.Errorf("invalid JSON: %w", err)
 }
 
-// addJSONObject reads one object: string fields, "countries" also as an array of strings,
-// null as absent. Unknown and repeated fields are errors (a repeated "countries" would
-// otherwise silently mean the last one).
+// addJSONObject reads one object of a JSON array with the builder's own validator and
+// commits it.
 func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
+	b.pace.step()
+	var c checkedRow
+	b.seq.source = b.files[file]
+	checkJSONObject(b.seq, obj, line, index, &c)
+	b.seqTerms = b.internDecisions(b.seqTerms, b.seq.take())
+	b.commit(file, &c, b.seqTerms)
+}
+
+// checkJSONObject reads one object, which starts on line, into c with v: string fields,
+// "countries" also as an array of strings, null as absent. Unknown and repeated fields are
+// errors (a repeated "countries" would otherwise silently mean the last one). With a bad
+// field the other fields are still checked, so that one pass reports everything.
+func checkJSONObject(v *rowValidator, obj string, line, index int, c *checkedRow) {
 	r := row{start: line, index: index}
 	for f := range r.line {
 		r.line[f] = line
 	}
 	if jsonObjectFast(obj, &r) {
-		b.addRow(file, &r)
+		v.check(&r, c)
 		return
 	}
 	problems, fatal := jsonObjectSlow(obj, &r)
+	var errs []*Error
 	for _, p := range problems {
 		field := ""
 		if p.field >= 0 {
@@ -659,12 +665,15 @@ func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
 			r.reported[p.field] = true
 		}
 		r.broken = true
-		b.errs.add(&Error{Source: b.files[file], Line: line, Index: index, Field: field, Err: p.err})
+		errs = append(errs, &Error{Source: v.source, Line: line, Index: index, Field: field, Err: p.err})
 	}
-	if !fatal {
-		// With a bad field the other fields are still checked, so one pass reports everything.
-		b.addRow(file, &r)
+	if fatal {
+		// Nothing of the object could be read: its problems are all there is to say.
+		*c = checkedRow{line: uint32(line), index: int32(index), dec: noDecision, errs: errs, broken: true, idReported: true}
+		return
 	}
+	v.check(&r, c)
+	c.errs = append(errs, c.errs...)
 }
 
 type jsonProblem struct {

@@ -13,25 +13,25 @@ import (
 	"unsafe"
 )
 
-// CSV registers are read as a stream of chunks, each cut at the end of a record, and the
-// chunks are validated on every processor at once while the builder commits them in
-// order. A million-order file is never in memory whole: a few chunks are, and they are
-// reused, so that loading allocates about what the register keeps.
+// CSV and JSON Lines registers are read as a stream of chunks, each cut at the end of a
+// record, and the chunks are validated on every processor at once while the builder commits
+// them in order. A million-order file is never in memory whole: a few chunks are, and they
+// are reused, so that loading allocates about what the register keeps.
 //
 // A chunk's text is a string view of its buffer (see fill). Whatever a row keeps of that text
 // beyond the chunk's commit must be copied first: the arenas copy ids, values and texts,
 // errors format what they quote, and the validators' caches clone their keys. Tests poison
 // a buffer when its chunk is released (poisonChunks), so that a string kept by mistake shows.
 
-// chunkSize is how much of a CSV register is read and validated at a time.
+// chunkSize is how much of a register is read and validated at a time.
 const chunkSize = 512 << 10
 
 // poisonChunks makes released chunks unreadable; set by the tests.
 var poisonChunks = false
 
-// csvChunk is a piece of a CSV register that holds whole records, and what validating them
+// chunk is a piece of a register that holds whole records, and what validating them
 // found.
-type csvChunk struct {
+type chunk struct {
 	buf   []byte
 	text  string // the records: a view of buf
 	line  int    // line of text[0]
@@ -47,15 +47,16 @@ type csvChunk struct {
 // chunker cuts a stream into chunks.
 type chunker struct {
 	r     io.Reader
-	carry []byte // what followed the last complete record
-	line  int    // line of the next chunk
+	end   func([]byte) int // where the last complete record in a buffer ends, or 0
+	carry []byte           // what followed the last complete record
+	line  int              // line of the next chunk
 	eof   bool
 }
 
 // fill reads the next chunk into c: the carry, then as much as its buffer holds, up to the
 // end of the last complete record (all of it at the end of the stream). A record longer
 // than the buffer grows it.
-func (k *chunker) fill(c *csvChunk) error {
+func (k *chunker) fill(c *chunk) error {
 	buf := append(c.buf[:0], k.carry...)
 	k.carry = k.carry[:0]
 	cut := 0
@@ -73,7 +74,7 @@ func (k *chunker) fill(c *csvChunk) error {
 			cut = len(buf)
 			break
 		}
-		if cut = recordsEnd(buf); cut > 0 {
+		if cut = k.end(buf); cut > 0 {
 			break
 		}
 		buf = slices.Grow(buf, cap(buf))
@@ -89,11 +90,11 @@ func (k *chunker) fill(c *csvChunk) error {
 	return nil
 }
 
-// recordsEnd returns where the last complete CSV record in b ends: after the last newline
+// csvRecordsEnd returns where the last complete CSV record in b ends: after the last newline
 // outside quotes, or 0. A quote inside a quoted field is doubled, so a newline is outside
 // quotes when an even number of quotes comes before it. (After a syntax error the count is
 // wrong, but nothing after a syntax error is read.)
-func recordsEnd(b []byte) int {
+func csvRecordsEnd(b []byte) int {
 	end, pos, inside := 0, 0, false
 	for {
 		q := bytes.IndexByte(b[pos:], '"')
@@ -118,8 +119,8 @@ func recordsEnd(b []byte) int {
 // locales, Russian among them, write semicolons); an Excel "sep=;" first line is honoured.
 // The error returned is one of reading r; problems with the text are collected in b.errs.
 func (b *builder) parseCSV(file uint16, r io.Reader) error {
-	k := &chunker{r: r, line: 1}
-	first := &csvChunk{buf: make([]byte, 0, chunkSize)}
+	k := &chunker{r: r, end: csvRecordsEnd, line: 1}
+	first := &chunk{buf: make([]byte, 0, chunkSize)}
 	if err := k.fill(first); err != nil {
 		return err
 	}
@@ -183,17 +184,19 @@ func (b *builder) parseCSV(file uint16, r io.Reader) error {
 		return nil
 	}
 	first.text, first.line = data[cr.pos:], cr.line
-	return b.parseCSVRecords(file, k, first, comma, columns)
+	return b.parseChunks(file, k, first, func(pace *pacer, v *rowValidator, c *chunk) {
+		validateCSVChunk(pace, v, c, comma, columns)
+	})
 }
 
-// parseCSVRecords validates the records of the chunks, starting with first, on as many
-// goroutines as there are processors, and commits them in order on this one.
-func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comma byte, columns []int) error {
+// parseChunks validates the records of the chunks, starting with first, with validate on as
+// many goroutines as there are processors, and commits them in order on this one.
+func (b *builder) parseChunks(file uint16, k *chunker, first *chunk, validate func(*pacer, *rowValidator, *chunk)) error {
 	workers := min(max(runtime.GOMAXPROCS(0), 1), 8)
 	maxChunks := 2*workers + 2
-	work := make(chan *csvChunk, maxChunks)
-	order := make(chan *csvChunk, maxChunks)
-	free := make(chan *csvChunk, maxChunks)
+	work := make(chan *chunk, maxChunks)
+	order := make(chan *chunk, maxChunks)
+	free := make(chan *chunk, maxChunks)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	// However this returns (done, a syntax error, a cancelled load unwinding), the other
@@ -211,7 +214,7 @@ func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comm
 		v := b.newValidator()
 		v.source = b.files[file]
 		validators[w] = v
-		goLoad(&wg, func() { b.validateChunks(w, v, work, stop, comma, columns) })
+		goLoad(&wg, func() { b.validateChunks(w, v, work, stop, validate) })
 	}
 	var readErr error // the reader's, written before it closes order
 	goLoad(&wg, func() {
@@ -221,7 +224,7 @@ func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comm
 
 	done := b.ctx.Done()
 	for {
-		var c *csvChunk
+		var c *chunk
 		var ok bool
 		select {
 		case c, ok = <-order:
@@ -256,7 +259,7 @@ func (b *builder) parseCSVRecords(file uint16, k *chunker, first *csvChunk, comm
 // readChunks sends first and then the rest of the stream as chunks, each to order (which
 // the builder commits in turn) and to work (which the validators take), until the stream
 // ends or stop is closed. It reuses the chunks that come back on free, and closes work.
-func readChunks(ctx context.Context, k *chunker, first *csvChunk, maxChunks int, work, order chan<- *csvChunk, free <-chan *csvChunk, stop <-chan struct{}) error {
+func readChunks(ctx context.Context, k *chunker, first *chunk, maxChunks int, work, order chan<- *chunk, free <-chan *chunk, stop <-chan struct{}) error {
 	defer close(work)
 	pace := pacer{ctx: ctx}
 	c, chunks := first, 1
@@ -280,7 +283,7 @@ func readChunks(ctx context.Context, k *chunker, first *csvChunk, maxChunks int,
 		case c = <-free:
 		default:
 			if chunks < maxChunks {
-				c = &csvChunk{buf: make([]byte, 0, chunkSize)}
+				c = &chunk{buf: make([]byte, 0, chunkSize)}
 				chunks++
 				break
 			}
@@ -297,9 +300,9 @@ func readChunks(ctx context.Context, k *chunker, first *csvChunk, maxChunks int,
 	}
 }
 
-// validateChunks checks the records of the chunks it takes from work with its own
-// validator, w.
-func (b *builder) validateChunks(w int, v *rowValidator, work <-chan *csvChunk, stop <-chan struct{}, comma byte, columns []int) {
+// validateChunks checks the records of the chunks it takes from work with validate and its
+// own validator, w.
+func (b *builder) validateChunks(w int, v *rowValidator, work <-chan *chunk, stop <-chan struct{}, validate func(*pacer, *rowValidator, *chunk)) {
 	pace := pacer{ctx: b.ctx}
 	for c := range work {
 		select {
@@ -308,15 +311,15 @@ func (b *builder) validateChunks(w int, v *rowValidator, work <-chan *csvChunk, 
 		default:
 		}
 		v.decs = c.decs[:0]
-		validateChunk(&pace, v, c, comma, columns)
+		validate(&pace, v, c)
 		c.decs, c.worker = v.take(), w
 		close(c.ready)
 	}
 }
 
-// validateChunk checks the records of c, skipping blank ones; a problem with a record
+// validateCSVChunk checks the CSV records of c, skipping blank ones; a problem with a record
 // becomes a row with recordErr set, so that it is reported in line order.
-func validateChunk(pace *pacer, v *rowValidator, c *csvChunk, comma byte, columns []int) {
+func validateCSVChunk(pace *pacer, v *rowValidator, c *chunk, comma byte, columns []int) {
 	cr := newCSVReader(c.text, comma, c.line)
 	var r row
 	for {
@@ -361,5 +364,38 @@ func validateChunk(pace *pacer, v *rowValidator, c *csvChunk, comma byte, column
 		}
 		c.rows = append(c.rows, checkedRow{})
 		v.check(&r, &c.rows[len(c.rows)-1])
+	}
+}
+
+// linesEnd returns where the last complete line in b ends: after its last newline, or 0. In
+// JSON Lines a newline always ends a record, since a JSON string cannot hold one.
+func linesEnd(b []byte) int {
+	return bytes.LastIndexByte(b, '\n') + 1
+}
+
+// parseJSONLines reads one JSON object per line, as a stream of chunks like CSV; blank lines
+// are skipped, and a broken line does not stop the lines after it from being checked. The
+// error returned is one of reading r.
+func (b *builder) parseJSONLines(file uint16, r io.Reader) error {
+	k := &chunker{r: r, end: linesEnd, line: 1}
+	first := &chunk{buf: make([]byte, 0, chunkSize)}
+	if err := k.fill(first); err != nil {
+		return err
+	}
+	return b.parseChunks(file, k, first, validateJSONLinesChunk)
+}
+
+// validateJSONLinesChunk checks the JSON objects of c, one a line.
+func validateJSONLinesChunk(pace *pacer, v *rowValidator, c *chunk) {
+	text, line := c.text, c.line
+	for ; len(text) > 0; line++ {
+		pace.step()
+		obj, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if obj = strings.TrimSpace(obj); obj == "" {
+			continue
+		}
+		c.rows = append(c.rows, checkedRow{})
+		checkJSONObject(v, obj, line, -1, &c.rows[len(c.rows)-1])
 	}
 }

@@ -3,6 +3,7 @@ package blocklist
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -51,8 +52,7 @@ func TestCSVAcrossChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := make(map[string][]string, len(records))
-	lines := make(map[string]int, len(records))
+	want := make(map[string]readBack, len(records))
 	cr = csv.NewReader(strings.NewReader(text))
 	for {
 		rec, err := cr.Read()
@@ -60,11 +60,23 @@ func TestCSVAcrossChunks(t *testing.T) {
 			break
 		}
 		line, _ := cr.FieldPos(0)
-		want[rec[0]], lines[rec[0]] = rec, line
+		want[rec[0]] = readBack{strings.TrimPrefix(rec[2], "post:"), strings.TrimSpace(rec[3]), line}
 	}
 	delete(want, "id")
+	checkReadBack(t, "orders.csv", text, want)
+}
 
-	r, err := Load(context.Background(), []Source{{Name: "orders.csv", Reader: strings.NewReader(text)}}, Options{})
+// readBack is what an order must read back as.
+type readBack struct {
+	post, reason string
+	line         int
+}
+
+// checkReadBack loads text as the register name and checks that it holds the orders of
+// want, by id, and nothing else.
+func checkReadBack(t *testing.T, name, text string, want map[string]readBack) {
+	t.Helper()
+	r, err := Load(context.Background(), []Source{{Name: name, Reader: strings.NewReader(text)}}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,16 +84,16 @@ func TestCSVAcrossChunks(t *testing.T) {
 		t.Fatalf("%d orders, want %d", r.Len(), len(want))
 	}
 	for o := range r.orders {
-		rec, ok := want[o.ID]
+		w, ok := want[o.ID]
 		switch {
 		case !ok:
 			t.Fatalf("order %q was not in the file", o.ID)
-		case o.Target.Value != strings.TrimPrefix(rec[2], "post:"):
-			t.Fatalf("order %q: target %q, want %q", o.ID, o.Target.Value, rec[2])
-		case o.Reason != strings.TrimSpace(rec[3]):
-			t.Fatalf("order %q: reason %q, want %q", o.ID, o.Reason, rec[3])
-		case o.Source != "orders.csv:"+strconv.Itoa(lines[o.ID]):
-			t.Fatalf("order %q: source %s, want line %d", o.ID, o.Source, lines[o.ID])
+		case o.Target.Value != w.post:
+			t.Fatalf("order %q: target %q, want post %q", o.ID, o.Target.Value, w.post)
+		case o.Reason != w.reason:
+			t.Fatalf("order %q: reason %q, want %q", o.ID, o.Reason, w.reason)
+		case o.Source != name+":"+strconv.Itoa(w.line):
+			t.Fatalf("order %q: source %s, want line %d", o.ID, o.Source, w.line)
 		}
 	}
 }
@@ -99,6 +111,79 @@ func TestCSVRecordLongerThanChunk(t *testing.T) {
 		"register o.csv: line " + strconv.Itoa(cLine) + `: countries: unknown country code "RX"`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+// A JSON Lines register is read in chunks cut at line ends; whatever the lines look like
+// where a chunk ends (escapes, multi-byte characters, CRLF, blank lines, long lines), every
+// order must read back as encoding/json reads its line, from that line.
+func TestJSONLinesAcrossChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var b strings.Builder
+	b.WriteString(bom)
+	want := map[string]readBack{}
+	line := 1
+	for i := 0; b.Len() < 5*chunkSize; i++ {
+		eol := "\n"
+		if i%3 == 0 {
+			eol = "\r\n"
+		}
+		reason := "plain reason " + strconv.Itoa(i)
+		switch i % 7 {
+		case 1:
+			reason = "two\nlines, \"quoted\", é and 日本 " + strconv.Itoa(i)
+		case 2:
+			reason = strings.Repeat("x", rng.IntN(3000))
+		case 3:
+			reason = ""
+		}
+		id := "o" + strconv.Itoa(i)
+		countries := `"RU"`
+		if i%5 == 0 {
+			countries = `["RU", "BY"]`
+		}
+		reasonJSON, _ := json.Marshal(reason)
+		if i%4 == 0 {
+			fmt.Fprintf(&b, `  {"target": "post:%d", "reason": %s, "countries": %s, "id": %q}%s`, i+1, reasonJSON, countries, id, eol)
+		} else {
+			fmt.Fprintf(&b, `{"id":%q,"countries":%s,"target":"post:%d","reason":%s}%s`, id, countries, i+1, reasonJSON, eol)
+		}
+		want[id] = readBack{strconv.Itoa(i + 1), strings.TrimSpace(reason), line}
+		line++
+		if i%11 == 0 {
+			b.WriteString(" \t" + eol) // a blank line
+			line++
+		}
+	}
+	text := b.String()
+
+	checkReadBack(t, "orders.jsonl", text, want)
+
+	// Broken lines, one longer than a chunk among them, are reported on their lines in
+	// order, in every chunk, and the lines around them are still checked.
+	lines := strings.SplitAfter(text, "\n")
+	broken := []string{
+		`{"id":"b%d","countries":"RU","target":"post:1","colour":"red"}`,
+		`{"id":"b%d","countries":"RU","target":"post:2"`,
+		`{"id":"b%d","countries":"RX","target":"post:3"}`,
+		`{"id":"b%d","countries":"RU","target":"post:4","reason":"` + strings.Repeat("long ", 2*chunkSize/5) + `"}`,
+		`{"id":"b%d","countries":"RU","target":"post:5","reason":"` + "\xff" + `"}`,
+	}
+	var wantErrs []string
+	for k, at := 0, 100; k < 15; k, at = k+1, at+len(lines)/16 {
+		lines[at] = fmt.Sprintf(broken[k%len(broken)], k) + "\n"
+		msg := map[int]string{
+			0: `unknown field "colour" (want id, countries, target, action, authority, reference, notice, reason, start, end)`,
+			1: `invalid JSON: unexpected end`,
+			2: `countries: unknown country code "RX"`,
+			3: `reason: longer than 4096 bytes`,
+			4: `reason: not valid UTF-8 (save the file as UTF-8)`,
+		}[k%len(broken)]
+		wantErrs = append(wantErrs, "register orders.jsonl: line "+strconv.Itoa(at+1)+": "+msg)
+	}
+	_, err := Load(context.Background(), []Source{{Name: "orders.jsonl", Reader: strings.NewReader(strings.Join(lines, ""))}}, Options{})
+	if err == nil || err.Error() != strings.Join(wantErrs, "\n") {
+		t.Errorf("got %v\nwant %s", err, strings.Join(wantErrs, "\n"))
 	}
 }
 
