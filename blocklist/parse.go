@@ -196,8 +196,8 @@ const headSize = 64 << 10
 
 // openSource opens a source and tells its format from what it says, then from its first
 // bytes. CSV and JSON Lines are read as streams (see parseChunks); a JSON array is read
-// whole, since parsing slices the text rather than copying every field. A missing file's error says so once, without
-// repeating the path that Error names.
+// whole, since parsing slices the text rather than copying every field. A missing file's
+// error says so once, without repeating the path that Error names.
 func openSource(src Source) (in opened, err error) {
 	r := src.Reader
 	size := int64(-1)
@@ -282,8 +282,8 @@ func streamSyntax(src Source, head []byte) syntax {
 }
 
 // estimateRows estimates, from above, how many rows a CSV or JSON Lines source of size bytes
-// that starts with head holds: the lines of head, when it is all of it, or as many as its lines of
-// average length make up; 0 when that cannot be told.
+// that starts with head holds: the lines of head, when it is all of it, or as many as its
+// lines of average length make up; 0 when that cannot be told.
 func estimateRows(head []byte, size int64, whole bool) int {
 	lines := bytes.Count(head, []byte("\n"))
 	switch {
