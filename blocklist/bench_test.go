@@ -185,6 +185,7 @@ func BenchmarkLoad(b *testing.B) {
 }
 
 func benchmarkLoad(b *testing.B, n int, format string) {
+	loadAsCaddyDoes(b)
 	data, idBytes := genRegisterOf(n, format == "distinct-csv")
 	if format == "jsonl" {
 		data = jsonLinesText(b, data)

@@ -24,6 +24,7 @@ func BenchmarkLoadFile(b *testing.B) {
 	if env == "" {
 		b.Skip("set BENCH_REGISTER to register files")
 	}
+	loadAsCaddyDoes(b)
 	paths := strings.Split(env, ",")
 	var size int64
 	for _, p := range paths {
