@@ -413,3 +413,46 @@ func FuzzJSONObject(f *testing.F) {
 		}
 	})
 }
+
+// plainJSONTextByBytes is plainJSONText one byte at a time, as the tests' reference.
+func plainJSONTextByBytes(s string) (plain, ascii bool) {
+	ascii = true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' || c < 0x20:
+			return false, false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	return true, ascii
+}
+
+// plainJSONText answers what a byte-by-byte look answers, for every byte value at every
+// position of the eight-byte words and of the tail, next to others.
+func TestPlainJSONText(t *testing.T) {
+	for _, fill := range []byte{'a', 0x7f, 0x80, 0xff, ' ', '!', '[', ']'} {
+		for n := range 20 {
+			for at := range n {
+				for c := range 256 {
+					b := bytes.Repeat([]byte{fill}, n)
+					b[at] = byte(c)
+					checkPlainJSONText(t, string(b))
+				}
+			}
+		}
+	}
+}
+
+func FuzzPlainJSONText(f *testing.F) {
+	f.Add("plain text, long enough for two words")
+	f.Add("Доступ ограничен \\n")
+	f.Fuzz(checkPlainJSONText)
+}
+
+func checkPlainJSONText(t *testing.T, s string) {
+	gp, ga := plainJSONText(s)
+	if wp, wa := plainJSONTextByBytes(s); gp != wp || ga != wa {
+		t.Fatalf("plainJSONText(%q) = %v, %v; want %v, %v", s, gp, ga, wp, wa)
+	}
+}

@@ -871,21 +871,52 @@ func (p *jsonScanner) str() (string, bool) {
 	if !p.consume('"') {
 		return "", false
 	}
-	start := p.i
-	ascii := true
-	for ; p.i < len(p.s); p.i++ {
-		switch c := p.s[p.i]; {
-		case c == '"':
-			v := p.s[start:p.i]
-			p.i++
-			return v, ascii || utf8.ValidString(v)
+	// The first quote ends the string unless a backslash escapes it, and a string with a
+	// backslash is the slow path's anyway.
+	n := strings.IndexByte(p.s[p.i:], '"')
+	if n < 0 {
+		return "", false
+	}
+	v := p.s[p.i : p.i+n]
+	plain, ascii := plainJSONText(v)
+	if !plain {
+		return "", false
+	}
+	p.i += n + 1
+	return v, ascii || utf8.ValidString(v)
+}
+
+// plainJSONText reports whether s holds neither a backslash nor a control character (as a
+// JSON string's text without escapes does), and whether it is all ASCII. It looks at eight
+// bytes at a time: the strings of a register are mostly long texts.
+func plainJSONText(s string) (plain, ascii bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	var high, bad uint64
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		high |= x
+		// A byte below 0x20 (a control character), and a byte equal to '\\', as the
+		// classic "has a byte less than n" and "has a zero byte" tests find them: exact
+		// about whether there is one, which is all that is asked.
+		bad |= (x - ones*0x20) &^ x
+		y := x ^ ones*'\\'
+		bad |= (y - ones) &^ y
+	}
+	if bad&highs != 0 {
+		return false, false
+	}
+	ascii = high&highs == 0
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
 		case c == '\\' || c < 0x20:
-			return "", false
+			return false, false
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 	}
-	return "", false
+	return true, ascii
 }
 
 // jsonTextError finds, in raw JSON, what encoding/json would silently replace with U+FFFD:
