@@ -36,7 +36,15 @@ const (
 
 var fieldNames = [numFields]string{"id", "countries", "target", "action", "authority", "reference", "notice", "reason", "start", "end"}
 
+// fieldIndex returns the field a column or JSON key names, in any case (as encoding/json
+// matches keys), or -1.
 func fieldIndex(name string) int {
+	// Registers spell their keys as the fields are named, once per order.
+	for i, n := range fieldNames {
+		if n == name {
+			return i
+		}
+	}
 	for i, n := range fieldNames {
 		if strings.EqualFold(n, name) {
 			return i
