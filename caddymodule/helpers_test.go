@@ -99,10 +99,15 @@ func newRequest(method, target, clientIP string) (*http.Request, *caddy.Replacer
 // handler adds its placeholders' provider to a request once, and stores its
 // values over it when it sees the request again (see setPlaceholders).
 func freshRequests(method, target, clientIP string) func() *http.Request {
+	return freshRequestsOn(nil, method, target, clientIP)
+}
+
+// freshRequestsOn is freshRequests for requests that srv serves.
+func freshRequestsOn(srv *caddyhttp.Server, method, target, clientIP string) func() *http.Request {
 	tmpl := httptest.NewRequest(method, target, nil)
 	w := httptest.NewRecorder()
 	return func() *http.Request {
-		r := caddyhttp.PrepareRequest(tmpl, caddy.NewReplacer(), w, nil)
+		r := caddyhttp.PrepareRequest(tmpl, caddy.NewReplacer(), w, srv)
 		caddyhttp.SetVar(r.Context(), caddyhttp.ClientIPVarKey, clientIP)
 		return r
 	}
