@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,14 +172,20 @@ func jsonLinesText(b testing.TB, data []byte) []byte {
 	return out.Bytes()
 }
 
-// BenchmarkLoad measures Load on generated registers, CSV and JSON Lines, and, in CSV, one
-// in which every order has its own decision (distinct-csv). It reports the heap the register
-// keeps per order beyond the ids' own bytes (heapB/order), and beyond all of its own text:
-// ids, target values and each distinct authority, reference, notice and reason once
-// (heapB/order-beyond-text, with textB/order that text).
+// jsonArrayText is jsonLinesText as a JSON array, one element a line.
+func jsonArrayText(b testing.TB, data []byte) []byte {
+	lines := bytes.TrimSuffix(jsonLinesText(b, data), []byte("\n"))
+	return slices.Concat([]byte("[\n"), bytes.ReplaceAll(lines, []byte("}\n{"), []byte("},\n{")), []byte("\n]\n"))
+}
+
+// BenchmarkLoad measures Load on generated registers, as CSV, JSON Lines and a JSON array,
+// and, in CSV, one in which every order has its own decision (distinct-csv). It reports the
+// heap the register keeps per order beyond the ids' own bytes (heapB/order), and beyond all
+// of its own text: ids, target values and each distinct authority, reference, notice and
+// reason once (heapB/order-beyond-text, with textB/order that text).
 func BenchmarkLoad(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
-		for _, format := range []string{"csv", "jsonl", "distinct-csv"} {
+		for _, format := range []string{"csv", "jsonl", "json", "distinct-csv"} {
 			b.Run(strconv.Itoa(n)+"/"+format, func(b *testing.B) { benchmarkLoad(b, n, format) })
 		}
 	}
@@ -187,8 +194,11 @@ func BenchmarkLoad(b *testing.B) {
 func benchmarkLoad(b *testing.B, n int, format string) {
 	loadAsCaddyDoes(b)
 	data, idBytes := genRegisterOf(n, format == "distinct-csv")
-	if format == "jsonl" {
+	switch format {
+	case "jsonl":
 		data = jsonLinesText(b, data)
+	case "json":
+		data = jsonArrayText(b, data)
 	}
 	p := filepath.Join(b.TempDir(), "orders."+strings.TrimPrefix(format, "distinct-"))
 	if err := os.WriteFile(p, data, 0o644); err != nil {

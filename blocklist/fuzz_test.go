@@ -248,6 +248,10 @@ func FuzzParseJSON(f *testing.F) {
 			if err != nil {
 				continue
 			}
+			// The array is read in pieces; what is accepted must be JSON as a whole.
+			if text := bytes.TrimLeft(bytes.TrimPrefix(data, []byte(bom)), " \t\r\n"); name == "fuzz.json" && len(text) > 0 && text[0] == '[' && !json.Valid(bytes.TrimPrefix(data, []byte(bom))) {
+				t.Fatalf("accepted an array that is not valid JSON: %q", data)
+			}
 			again, _, err := parseOrders("again.jsonl", string(writeJSONLines(t, orders)), Options{})
 			if err != nil {
 				t.Fatalf("re-serialised register does not parse: %v\n%s", err, writeJSONLines(t, orders))

@@ -168,8 +168,9 @@ func Load(ctx context.Context, sources []Source, opts Options) (_ *Register, err
 	return r, err
 }
 
-// opened is one source, opened: a stream for CSV, JSON Lines and the regulators' registers,
-// which can be far larger than what is kept of them, and the whole text of a JSON array.
+// opened is one source, opened: a stream for our own formats and the regulators' registers,
+// which can be far larger than what is kept of them, and the whole text of a source whose
+// first bytes do not tell it apart.
 type opened struct {
 	format Format
 	text   string
@@ -195,9 +196,8 @@ func (f Format) regulator() bool {
 const headSize = 64 << 10
 
 // openSource opens a source and tells its format from what it says, then from its first
-// bytes. CSV and JSON Lines are read as streams (see parseChunks); a JSON array is read
-// whole, since parsing slices the text rather than copying every field. A missing file's
-// error says so once, without repeating the path that Error names.
+// bytes. CSV, JSON arrays and JSON Lines are read as streams (see parseChunks). A missing
+// file's error says so once, without repeating the path that Error names.
 func openSource(src Source) (in opened, err error) {
 	r := src.Reader
 	size := int64(-1)
@@ -248,7 +248,11 @@ func openSource(src Source) (in opened, err error) {
 			_, _ = br.Discard(len(bom))
 			head, size = head[len(bom):], size-int64(len(bom))
 		}
-		in.stream, in.hint = br, estimateRows(head, size, err == io.EOF)
+		sep := byte('\n')
+		if in.syntax == syntaxJSONArray {
+			sep = '{'
+		}
+		in.stream, in.hint = br, estimateRows(head, sep, size, err == io.EOF)
 		return in, nil
 	}
 	in.text, err = readAll(br, size)
@@ -261,10 +265,10 @@ func openSource(src Source) (in opened, err error) {
 	return in, nil
 }
 
-// streamSyntax returns the syntax of a source that starts with head when it is CSV or JSON
-// Lines, which can be read as a stream, and 0 for what is read whole: a JSON array, and
-// what the head does not tell apart (UTF-16, a file of nothing but white space), which the
-// whole-text reader has the words for.
+// streamSyntax returns the syntax of a source that starts with head, to read it as a
+// stream, or 0 for what is read whole: what the head does not tell apart (UTF-16, a file of
+// nothing but white space, JSON that is not an array), which the whole-text reader has the
+// words for.
 func streamSyntax(src Source, head []byte) syntax {
 	if isUTF16(string(head)) {
 		return 0
@@ -275,17 +279,19 @@ func streamSyntax(src Source, head []byte) syntax {
 	if strings.IndexFunc(h, func(r rune) bool { return !unicode.IsSpace(r) && r != utf8.RuneError }) < 0 {
 		return 0
 	}
-	if s := syntaxOf(src, h); s != syntaxJSONArray {
-		return s
+	s := syntaxOf(src, h)
+	if s == syntaxJSONArray && strings.TrimLeft(h, " \t\r\n")[0] != '[' {
+		return 0
 	}
-	return 0
+	return s
 }
 
-// estimateRows estimates, from above, how many rows a CSV or JSON Lines source of size bytes
-// that starts with head holds: the lines of head, when it is all of it, or as many as its
-// lines of average length make up; 0 when that cannot be told.
-func estimateRows(head []byte, size int64, whole bool) int {
-	lines := bytes.Count(head, []byte("\n"))
+// estimateRows estimates, from above, how many rows a source of size bytes that starts with
+// head holds, each row having one sep (a newline, or a "{" in a JSON array): those of head,
+// when it is all of it, or as many as its rows of average length make up; 0 when that
+// cannot be told.
+func estimateRows(head []byte, sep byte, size int64, whole bool) int {
+	lines := bytes.Count(head, []byte{sep})
 	switch {
 	case whole:
 		return lines + 1
@@ -462,6 +468,8 @@ func (b *builder) parseSource(src Source, in *opened) error {
 		err = b.parseCSV(file, in.stream)
 	case syntaxJSONLines:
 		err = b.parseJSONLines(file, in.stream)
+	case syntaxJSONArray:
+		err = b.parseJSONArray(file, in.stream)
 	default:
 		text := in.text
 		in.text = ""
@@ -474,7 +482,12 @@ func (b *builder) parseSource(src Source, in *opened) error {
 		if !empty {
 			switch syntaxOf(src, text) {
 			case syntaxJSONArray:
-				b.parseJSON(file, text)
+				if start := strings.TrimLeft(text, " \t\r\n"); start[0] != '[' {
+					line := 1 + strings.Count(text[:len(text)-len(start)], "\n")
+					b.fileError(file, line, errors.New("want a JSON array of objects"))
+					break
+				}
+				err = b.parseJSONArray(file, strings.NewReader(text))
 			case syntaxJSONLines:
 				err = b.parseJSONLines(file, strings.NewReader(text))
 			default:
@@ -545,80 +558,6 @@ func (c *lineCounter) at(off int) int {
 	return c.line
 }
 
-// parseJSON reads a JSON array of objects. Errors name the element and the line it starts on.
-func (b *builder) parseJSON(file uint16, data string) {
-	done, complete := b.parseJSONFast(file, data)
-	if !complete {
-		b.parseJSONSlow(file, data, done)
-	}
-}
-
-// parseJSONFast reads the array while its elements are plain objects (see jsonObjectFast),
-// and returns how many it added; complete reports that it read the whole file.
-func (b *builder) parseJSONFast(file uint16, data string) (done int, complete bool) {
-	lines := lineCounter{data: data, line: 1}
-	p := jsonScanner{s: data}
-	if !p.consume('[') {
-		return 0, false
-	}
-	if !p.consume(']') {
-		for {
-			p.space()
-			line := lines.at(p.i)
-			r := row{start: line, index: done}
-			if !p.object(&r) {
-				return done, false
-			}
-			for f := range r.line {
-				r.line[f] = line
-			}
-			b.addRow(file, &r)
-			done++
-			if p.consume(']') {
-				break
-			}
-			if !p.consume(',') {
-				return done, false
-			}
-		}
-	}
-	p.space()
-	return done, p.i == len(p.s)
-}
-
-// parseJSONSlow reads the array with encoding/json, which words syntax errors precisely,
-// skipping the first skip elements (parseJSONFast added them).
-func (b *builder) parseJSONSlow(file uint16, data string, skip int) {
-	dec := json.NewDecoder(strings.NewReader(data))
-	lines := lineCounter{data: data, line: 1}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		b.fileError(file, lines.at(int(dec.InputOffset())), errors.New("want a JSON array of objects"))
-		return
-	}
-	for i := 0; dec.More(); i++ {
-		off := int(dec.InputOffset())
-		for off < len(data) && (data[off] == ',' || isJSONSpace(data[off])) {
-			off++
-		}
-		line := lines.at(off)
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			b.errs.add(&Error{Source: b.files[file], Line: line, Index: i, Err: jsonError(err)})
-			return
-		}
-		if i >= skip {
-			b.addJSONObject(file, string(raw), line, i)
-		}
-	}
-	if _, err := dec.Token(); err != nil {
-		b.fileError(file, lines.at(int(dec.InputOffset())), jsonError(err))
-		return
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		b.fileError(file, lines.at(int(dec.InputOffset())), errors.New("data after the JSON array"))
-	}
-}
-
 func isJSONSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 func jsonError(err error) error {
@@ -632,30 +571,33 @@ func jsonError(err error) error {
 	return fmt.Errorf("invalid JSON: %w", err)
 }
 
-// addJSONObject reads one object of a JSON array with the builder's own validator and
-// commits it.
-func (b *builder) addJSONObject(file uint16, obj string, line, index int) {
-	b.pace.step()
-	var c checkedRow
-	b.seq.source = b.files[file]
-	checkJSONObject(b.seq, obj, line, index, &c)
-	b.seqTerms = b.internDecisions(b.seqTerms, b.seq.take())
-	b.commit(file, &c, b.seqTerms)
-}
-
 // checkJSONObject reads one object, which starts on line, into c with v: string fields,
 // "countries" also as an array of strings, null as absent. Unknown and repeated fields are
-// errors (a repeated "countries" would otherwise silently mean the last one). With a bad
-// field the other fields are still checked, so that one pass reports everything.
+// errors (a repeated "countries" would otherwise silently mean the last one).
 func checkJSONObject(v *rowValidator, obj string, line, index int, c *checkedRow) {
-	r := row{start: line, index: index}
-	for f := range r.line {
-		r.line[f] = line
-	}
+	r := jsonRow(line, index)
 	if jsonObjectFast(obj, &r) {
 		v.check(&r, c)
 		return
 	}
+	checkJSONObjectSlow(v, obj, line, index, c)
+}
+
+// jsonRow returns a row for a JSON object that starts on line, all of whose fields are on
+// that line as far as errors go.
+func jsonRow(line, index int) row {
+	r := row{start: line, index: index}
+	for f := range r.line {
+		r.line[f] = line
+	}
+	return r
+}
+
+// checkJSONObjectSlow is checkJSONObject with encoding/json, for what the fast reader leaves
+// to it: escapes, other types, broken JSON. With a bad field the other fields are still
+// checked, so that one pass reports everything.
+func checkJSONObjectSlow(v *rowValidator, obj string, line, index int, c *checkedRow) {
+	r := jsonRow(line, index)
 	problems, fatal := jsonObjectSlow(obj, &r)
 	var errs []*Error
 	for _, p := range problems {

@@ -1,6 +1,7 @@
 package blocklist
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -35,6 +36,7 @@ type chunk struct {
 	buf   []byte
 	text  string // the records: a view of buf
 	line  int    // line of text[0]
+	seq   int    // the chunk's place in the stream, from 0
 	final bool   // the last chunk
 
 	rows   []checkedRow
@@ -50,6 +52,7 @@ type chunker struct {
 	end   func([]byte) int // where the last complete record in a buffer ends, or 0
 	carry []byte           // what followed the last complete record
 	line  int              // line of the next chunk
+	seq   int              // of the next chunk
 	eof   bool
 }
 
@@ -80,7 +83,8 @@ func (k *chunker) fill(c *chunk) error {
 		buf = slices.Grow(buf, cap(buf))
 	}
 	k.carry = append(k.carry, buf[cut:]...)
-	c.buf, c.final, c.line = buf, k.eof, k.line
+	c.buf, c.final, c.line, c.seq = buf, k.eof, k.line, k.seq
+	k.seq++
 	c.text = ""
 	if cut > 0 {
 		// The buffer is not written again until the chunk is released (see above).
@@ -210,6 +214,7 @@ func (b *builder) parseChunks(file uint16, k *chunker, first *chunk, validate fu
 		}
 	}()
 	decided := make([][]uint32, workers)
+	elements := 0 // of a JSON array, in the chunks committed so far
 	for w := range workers {
 		v := b.newValidator()
 		v.source = b.files[file]
@@ -240,10 +245,22 @@ func (b *builder) parseChunks(file uint16, k *chunker, first *chunk, validate fu
 			panic(cancelled{context.Cause(b.ctx)})
 		}
 		decided[c.worker] = b.internDecisions(decided[c.worker], c.decs)
+		n := 0
 		for i := range c.rows {
 			b.pace.step()
+			if row := &c.rows[i]; row.index >= 0 {
+				// An element of a JSON array, numbered in its chunk: number it in the array.
+				row.index += int32(elements)
+				for _, e := range row.errs {
+					if e.Index >= 0 {
+						e.Index += elements
+					}
+				}
+				n++
+			}
 			b.commit(file, &c.rows[i], decided[c.worker])
 		}
+		elements += n
 		if c.broken {
 			return nil
 		}
@@ -397,5 +414,181 @@ func validateJSONLinesChunk(pace *pacer, v *rowValidator, c *chunk) {
 		}
 		c.rows = append(c.rows, checkedRow{})
 		checkJSONObject(v, obj, line, -1, &c.rows[len(c.rows)-1])
+	}
+}
+
+// parseJSONArray reads a JSON array of objects as a stream of chunks, each cut after an
+// element, checking the elements of each chunk as JSON Lines' objects are checked. r must
+// start with the array's "[", after white space. Errors name the element and the line it
+// starts on; the error returned is one of reading r.
+func (b *builder) parseJSONArray(file uint16, r io.Reader) error {
+	br, ok := r.(io.ByteReader)
+	if !ok {
+		br = bufio.NewReader(r)
+		r = br.(io.Reader)
+	}
+	line := 1
+	for {
+		c, err := br.ReadByte()
+		if err != nil {
+			return err
+		}
+		if c == '\n' {
+			line++
+		}
+		if c == '[' {
+			break
+		}
+	}
+	k := &chunker{r: r, end: jsonElementsEnd, line: line}
+	first := &chunk{buf: make([]byte, 0, chunkSize)}
+	if err := k.fill(first); err != nil {
+		return err
+	}
+	return b.parseChunks(file, k, first, validateJSONArrayChunk)
+}
+
+// jsonElementsEnd returns where the last complete element of a JSON array in b ends, b
+// starting after the array's "[" or after an element; 0 when none does. The array's "]"
+// ends no chunk: it and what follows it go to the last one.
+func jsonElementsEnd(b []byte) int {
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	end := 0
+	for i := 0; i < len(s); {
+		switch c := s[i]; c {
+		case ' ', '\t', '\r', '\n', ',':
+			i++
+		case ']':
+			return end
+		default:
+			j := jsonValueEnd(s, i)
+			if j < 0 || j == len(s) && c != '{' && c != '[' && c != '"' {
+				return end // a number, say, may go on in the next read
+			}
+			end, i = j, j
+		}
+	}
+	return end
+}
+
+// validateJSONArrayChunk checks the elements of a JSON array in c, numbering them from 0
+// (parseChunks numbers them in the array). A fault in the array itself (a missing comma,
+// a missing "]") ends the reading there.
+func validateJSONArrayChunk(pace *pacer, v *rowValidator, c *chunk) {
+	s := c.text
+	lines := lineCounter{data: s, line: c.line}
+	fail := func(at int, msg string) {
+		c.rows = append(c.rows, checkedRow{line: uint32(lines.at(at)), index: -1, recordErr: errors.New(msg)})
+		c.broken = true
+	}
+	// Every chunk but the first starts after an element, before its comma.
+	after := c.seq > 0
+	for i, index := 0, 0; ; index++ {
+		pace.step()
+		i = skipJSONSpace(s, i)
+		switch {
+		case i == len(s):
+			if c.final {
+				fail(i, "invalid JSON: unexpected end (the array has no closing \"]\")")
+			}
+			return
+		case s[i] == ']':
+			if i = skipJSONSpace(s, i+1); i < len(s) {
+				fail(i, "data after the JSON array")
+			}
+			return
+		case after && s[i] != ',':
+			fail(i, fmt.Sprintf("invalid JSON: want \",\" or \"]\" after an element, not %q", s[i]))
+			return
+		case after:
+			i = skipJSONSpace(s, i+1)
+		}
+		if i < len(s) && (s[i] == ',' || s[i] == ']') {
+			fail(i, fmt.Sprintf("invalid JSON: want an element, not %q", s[i]))
+			return
+		}
+		// The fast reader reads an object where it is and says where it ends; what it
+		// leaves to encoding/json is cut out first.
+		line := lines.at(i)
+		r, p := jsonRow(line, index), jsonScanner{s: s, i: i}
+		if p.object(&r) {
+			c.rows = append(c.rows, checkedRow{})
+			v.check(&r, &c.rows[len(c.rows)-1])
+			after, i = true, p.i
+			continue
+		}
+		end := -1
+		if i < len(s) {
+			end = jsonValueEnd(s, i)
+		}
+		if end < 0 {
+			fail(i, "invalid JSON: unexpected end")
+			return
+		}
+		c.rows = append(c.rows, checkedRow{})
+		checkJSONObjectSlow(v, s[i:end], line, index, &c.rows[len(c.rows)-1])
+		after, i = true, end
+	}
+}
+
+func skipJSONSpace(s string, i int) int {
+	for i < len(s) && isJSONSpace(s[i]) {
+		i++
+	}
+	return i
+}
+
+// jsonValueEnd returns where the JSON value that starts at s[i] ends, or -1 when s ends
+// first. It balances quotes and brackets, and no more: whether the value is valid JSON is
+// for its reader to say. A number or a literal ends at the next delimiter.
+func jsonValueEnd(s string, i int) int {
+	switch s[i] {
+	case '"':
+		return jsonStringEnd(s, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(s); j++ {
+			switch s[j] {
+			case '"':
+				if j = jsonStringEnd(s, j); j < 0 {
+					return -1
+				}
+				j-- // the loop steps past the closing quote
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case ',', ']', '}', '{', '[', '"', ' ', '\t', '\r', '\n':
+			return j
+		}
+	}
+	return len(s)
+}
+
+// jsonStringEnd returns where the JSON string whose opening quote is s[i] ends, just after
+// its closing quote, or -1 when s ends first.
+func jsonStringEnd(s string, i int) int {
+	for j := i + 1; ; {
+		q := strings.IndexByte(s[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		q += j
+		escapes := 0
+		for k := q - 1; k > i && s[k] == '\\'; k-- {
+			escapes++
+		}
+		if escapes%2 == 0 {
+			return q + 1
+		}
+		j = q + 1
 	}
 }

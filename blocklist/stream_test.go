@@ -195,6 +195,101 @@ func TestJSONLinesAcrossChunks(t *testing.T) {
 	}
 }
 
+// A JSON array is read in chunks cut after elements; whatever the elements look like where
+// a chunk ends (over several lines, several on a line, brackets, braces and escaped quotes
+// in strings, escapes the fast reader leaves to encoding/json), every order must read back
+// as written, from the line its element starts on, and problems must name the element by
+// its place in the whole array.
+func TestJSONArrayAcrossChunks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	reasons := []string{
+		`braces } and ] and {"x": [1]} in a reason`,
+		`one quote " then } and ] outside it if the quote were not escaped, and a backslash \\`,
+		`a backslash before the closing quote \\`,
+		"Доступ ограничен, with é",
+		"",
+	}
+	var elems []string
+	want := map[string]readBack{}
+	size := 0
+	for i := 0; size < 5*chunkSize; i++ {
+		id := "o" + strconv.Itoa(i)
+		reason := strconv.Itoa(i) + " " + reasons[i%len(reasons)]
+		if i%9 == 2 {
+			reason = strings.Repeat("y", rng.IntN(3000))
+		}
+		reasonJSON, _ := json.Marshal(reason)
+		var e string
+		switch i % 5 {
+		case 0: // pretty-printed, over several lines
+			e = fmt.Sprintf("{\n    \"id\": %q,\n    \"countries\": [\"RU\", \"BY\"],\n    \"target\": \"post:%d\",\n    \"reason\": %s\n  }", id, i+1, reasonJSON)
+		case 1: // an escape the fast reader leaves to encoding/json
+			e = fmt.Sprintf(`{"id":%q,"countries":"RU","target":"post:%d","reason":%s,"notice":"https://n.example/\u0041"}`, id, i+1, reasonJSON)
+		default:
+			e = fmt.Sprintf(`{"id":%q,"countries":"RU","target":"post:%d","reason":%s}`, id, i+1, reasonJSON)
+		}
+		elems = append(elems, e)
+		want[id] = readBack{post: strconv.Itoa(i + 1), reason: strings.TrimSpace(reason)}
+		size += len(e)
+	}
+	// join writes the array, with separators of every kind, and returns the line each
+	// element starts on.
+	join := func(elems []string) (string, []int) {
+		var b strings.Builder
+		b.WriteString(" \r\n[")
+		lines := make([]int, len(elems))
+		for i, e := range elems {
+			if i > 0 {
+				b.WriteString([]string{",\n  ", ", ", "\n,", ",\r\n\n"}[i%4])
+			}
+			lines[i] = 1 + strings.Count(b.String(), "\n")
+			b.WriteString(e)
+		}
+		b.WriteString("\n]\n")
+		return b.String(), lines
+	}
+	text, lines := join(elems)
+	for i := range elems {
+		id := "o" + strconv.Itoa(i)
+		w := want[id]
+		w.line = lines[i]
+		want[id] = w
+	}
+	checkReadBack(t, "orders.json", text, want)
+
+	// Broken elements, one longer than a chunk among them, are reported by their place in
+	// the array and their line, in every chunk, and the elements around them are still
+	// checked.
+	broken := []struct{ elem, msg string }{
+		{`{"id":"b%d","countries":"RU","target":"post:1","colour":"red"}`,
+			`unknown field "colour" (want id, countries, target, action, authority, reference, notice, reason, start, end)`},
+		{`{"id":"b%d","countries":"RX","target":"post:3"}`, `.countries: unknown country code "RX"`},
+		{`{"id":"b%d","countries":"RU","target":"post:4","reason":"` + strings.Repeat("long ", 2*chunkSize/5) + `"}`,
+			`.reason: longer than 4096 bytes`},
+		{`{"id":"b%d","countries":"RU","target":"post:5","reason":"` + "\xff" + `"}`, `.reason: not valid UTF-8 (save the file as UTF-8)`},
+		{`{"id":"b%d","countries":"RU","target":"post:6",}`, `: invalid JSON: invalid character '}' looking for beginning of object key string`},
+		{`["b%d"]`, `: want a JSON object`},
+	}
+	var wantErrs []string
+	for k, at := 0, 100; k < 15; k, at = k+1, at+len(elems)/16 {
+		b := broken[k%len(broken)]
+		elems[at] = fmt.Sprintf(b.elem, k)
+		msg := b.msg
+		if msg[0] != '.' && msg[0] != ':' {
+			msg = ": " + msg
+		}
+		wantErrs = append(wantErrs, fmt.Sprintf("register orders.json: line %%d: [%d]%s", at, msg))
+	}
+	text, lines = join(elems)
+	for k, at := 0, 100; k < 15; k, at = k+1, at+len(elems)/16 {
+		wantErrs[k] = fmt.Sprintf(wantErrs[k], lines[at])
+	}
+	_, err := Load(context.Background(), []Source{{Name: "orders.json", Reader: strings.NewReader(text)}}, Options{})
+	if err == nil || err.Error() != strings.Join(wantErrs, "\n") {
+		t.Errorf("got %v\nwant %s", err, strings.Join(wantErrs, "\n"))
+	}
+}
+
 // plainURL reads what url.Parse reads, as urlTarget and checkNotice use it, wherever it
 // accepts a URL.
 func TestPlainURL(t *testing.T) {
