@@ -433,11 +433,14 @@ func (b *builder) parseJSONArray(file uint16, r io.Reader) error {
 		if err != nil {
 			return err
 		}
-		if c == '\n' {
-			line++
-		}
 		if c == '[' {
 			break
+		}
+		if !isJSONSpace(c) {
+			return errors.New("want a JSON array of objects") // callers send only arrays
+		}
+		if c == '\n' {
+			line++
 		}
 	}
 	k := &chunker{r: r, end: jsonElementsEnd, line: line}
