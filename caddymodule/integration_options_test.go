@@ -21,25 +21,17 @@ import (
 // already run (tester.InitServer starts it).
 func loadConfig(t *testing.T, config, adapter string, force bool) error {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, "http://localhost:2999/load", strings.NewReader(config))
+	res, err := askAdmin(t, http.MethodPost, "/load", func(req *http.Request) {
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(config)), int64(len(config))
+		req.Header.Set("Content-Type", "text/"+adapter)
+		if adapter == "json" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if force {
+			req.Header.Set("Cache-Control", "must-revalidate")
+		}
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/"+adapter)
-	if adapter == "json" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if force {
-		req.Header.Set("Cache-Control", "must-revalidate")
-	}
-	// A new connection for every load: each load replaces the admin server,
-	// which closes the old one's idle connections, and reusing one as it
-	// closes is a reset that says nothing about the config.
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	res, err := client.Do(req)
-	if err != nil {
-		// A panic in the admin handler drops the connection: this is
-		// where it would show.
 		return fmt.Errorf("posting the config: %w", err)
 	}
 	defer res.Body.Close()
@@ -52,6 +44,32 @@ func loadConfig(t *testing.T, config, adapter string, force bool) error {
 		return fmt.Errorf("%d: %s", res.StatusCode, answer.Error)
 	}
 	return fmt.Errorf("%d: %s", res.StatusCode, body)
+}
+
+// askAdmin sends a request to the in-process Caddy's admin endpoint, made by
+// set from a bare one, on a new connection: each load replaces the admin
+// server, which closes the old one's idle connections, and reusing one as it
+// closes is a reset that says nothing about the config. Even a new
+// connection can land on the admin server that the last load is replacing,
+// and be closed unanswered as it stops: then it asks again, twice. A panic in
+// the admin handler drops the connection every time: this is where it shows.
+func askAdmin(t *testing.T, method, path string, set func(*http.Request)) (*http.Response, error) {
+	t.Helper()
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for attempt := 1; ; attempt++ {
+		req, err := http.NewRequest(method, "http://localhost:2999"+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set != nil {
+			set(req)
+		}
+		res, err := client.Do(req)
+		if err == nil || attempt == 3 {
+			return res, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // optionsSite is a Caddyfile with one site on the trusted port whose body is
@@ -124,6 +142,7 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 	reg := writeFile(t, dir, testRegCSV, testRegister)
 	reg2 := writeFile(t, dir, "extra.csv", registerHdr+"extra-1,RU,post:555,block,Roskomnadzor,,,,,\n")
 	reg3 := writeFile(t, dir, "courts.jsonl", `{"id": "court-1", "countries": "RU", "target": "post:556", "authority": "Tverskoy District Court"}`+"\n")
+	reg4 := writeFile(t, dir, "holds.json", "[\n  {\"id\": \"hold-1\", \"countries\": [\"RU\"],\n   \"target\": \"post:557\", \"authority\": \"Moscow City Court\"}\n]\n")
 	hostsReg := writeFile(t, dir, "urls.csv", registerHdr+
 		"url-1,RU,https://microblog.example/someuser/status/900,block,Roskomnadzor,,,,,\n"+
 		"url-2,RU,https://other.example/someuser/status/901,block,Roskomnadzor,,,,,\n")
@@ -149,10 +168,11 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + "\n\t}"),
 			probes: []probe{rkn1, usAllowed, {xff: ipUnlisted, path: "/someuser/status/123", status: 200, body: "country= action=allow"}}},
 		{name: "register, several files and lines", adapter: "caddyfile",
-			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + " " + reg2 + "\n\t\tregister " + reg3 + "\n\t}"),
+			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + " " + reg2 + "\n\t\tregister " + reg3 + " " + reg4 + "\n\t}"),
 			probes: []probe{rkn1,
 				{xff: ipRussia, path: "/someuser/status/555", status: 451, body: "extra-1"},
-				{xff: ipRussia, path: "/someuser/status/556", status: 451, body: "Tverskoy District Court"}}},
+				{xff: ipRussia, path: "/someuser/status/556", status: 451, body: "Tverskoy District Court"},
+				{xff: ipRussia, path: "/someuser/status/557", status: 451, body: "Moscow City Court"}}},
 		{name: "pattern", adapter: "caddyfile",
 			config: optionsSite("\tgeo_restrict {\n\t\tgeoip_db " + db + "\n\t\tregister " + reg + "\n\t\tpattern /p/{post} /u/{account}\n\t\tpattern /api/v1/statuses/{post}\n\t}"),
 			probes: []probe{
@@ -396,11 +416,8 @@ func TestIntegrationEveryDocumentedOption(t *testing.T) {
 					t.Errorf("load error lacks %q:\n%v", s, err)
 				}
 			}
-			// Refused, not crashed: Caddy still answers. Every load, even
-			// a refused one, replaces the admin server, which closes the
-			// old one's idle connections: ask on a new connection.
-			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-			res, err := client.Get("http://localhost:2999/config/")
+			// Refused, not crashed: Caddy still answers.
+			res, err := askAdmin(t, http.MethodGet, "/config/", nil)
 			if err != nil {
 				t.Fatalf("Caddy is gone after the refused config: %v", err)
 			}
