@@ -128,10 +128,13 @@ func TestSkippedForeignHostIDs(t *testing.T) {
 // goroutine behind: Caddy cancels a config's context when it stops.
 func TestLoadCancelled(t *testing.T) {
 	data, _ := genRegister(200_000)
-	for _, format := range []string{"csv", "jsonl"} {
+	for _, format := range []string{"csv", "jsonl", "json"} {
 		text := string(data)
-		if format == "jsonl" {
+		switch format {
+		case "jsonl":
 			text = string(jsonLinesText(t, data))
+		case "json":
+			text = string(jsonArrayText(t, data))
 		}
 		t.Run(format, func(t *testing.T) {
 			before := runtime.NumGoroutine()
@@ -166,22 +169,30 @@ func TestLoadCancelled(t *testing.T) {
 // loading a million orders under traffic feels.
 func TestSourceSizeHint(t *testing.T) {
 	data, _ := genRegister(5_000)
-	text := string(data)
-	p := writeFile(t, t.TempDir(), "orders.csv", text)
-	for name, r := range map[string]func() io.Reader{
-		"file (Name)":      func() io.Reader { return nil },
-		"strings.Reader":   func() io.Reader { return strings.NewReader(text) },
-		"io.SectionReader": func() io.Reader { return io.NewSectionReader(strings.NewReader(text), 0, int64(len(text))) },
-	} {
-		t.Run(name, func(t *testing.T) {
-			in, err := openSource(Source{Name: p, Reader: r()})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer in.close()
-			if in.hint < 5_000 || in.hint > 6_000 {
-				t.Errorf("sized for %d orders, want 5,000 or a little more", in.hint)
-			}
-		})
+	for _, format := range []string{"csv", "jsonl", "json"} {
+		text := string(data)
+		switch format {
+		case "jsonl":
+			text = string(jsonLinesText(t, data))
+		case "json":
+			text = string(jsonArrayText(t, data))
+		}
+		p := writeFile(t, t.TempDir(), "orders."+format, text)
+		for name, r := range map[string]func() io.Reader{
+			"file (Name)":      func() io.Reader { return nil },
+			"strings.Reader":   func() io.Reader { return strings.NewReader(text) },
+			"io.SectionReader": func() io.Reader { return io.NewSectionReader(strings.NewReader(text), 0, int64(len(text))) },
+		} {
+			t.Run(format+"/"+name, func(t *testing.T) {
+				in, err := openSource(Source{Name: p, Reader: r()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer in.close()
+				if in.hint < 5_000 || in.hint > 6_000 {
+					t.Errorf("sized for %d orders, want 5,000 or a little more", in.hint)
+				}
+			})
+		}
 	}
 }
