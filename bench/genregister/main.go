@@ -1,12 +1,12 @@
 // Command genregister writes a synthetic register of legal orders for the
 // load benchmarks in bench/run.sh: CSV with the header that georestrict
-// reads, shaped like a large national register (mostly posts, then accounts,
+// reads (or the same orders as JSON Lines or a JSON array, with -format), shaped like a large national register (mostly posts, then accounts,
 // exact paths and a few path prefixes, in Russia and its neighbours), plus a
 // few fixed orders that the benchmark's blocked and upload traffic relies on.
 //
 // Usage:
 //
-//	genregister [-n 1000000] [-distinct] [-o register.csv]
+//	genregister [-n 1000000] [-distinct] [-format csv|jsonl|json] [-o register.csv]
 //
 // The orders share a thousand decisions (authority, reference, notice and
 // reason), as a platform's own register of court orders might; with
@@ -21,11 +21,15 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
+	"strings"
 )
 
 // fixedOrders are what the benchmark's requests hit on purpose: post 123 is
@@ -46,10 +50,11 @@ var (
 func main() {
 	n := flag.Int("n", 1_000_000, "number of orders in all, fixed ones included")
 	distinct := flag.Bool("distinct", false, "give every order its own decision (reference, notice, reason)")
+	format := flag.String("format", "csv", "csv, jsonl (JSON Lines) or json (a JSON array, an element a line)")
 	out := flag.String("o", "", "output file (default: standard output)")
 	flag.Parse()
-	if flag.NArg() > 0 || *n < len(fixedOrders) {
-		fmt.Fprintf(os.Stderr, "usage: genregister [-n orders (at least %d)] [-distinct] [-o file]\n", len(fixedOrders))
+	if flag.NArg() > 0 || *n < len(fixedOrders) || *format != "csv" && *format != "jsonl" && *format != "json" {
+		fmt.Fprintf(os.Stderr, "usage: genregister [-n orders (at least %d)] [-distinct] [-format csv|jsonl|json] [-o file]\n", len(fixedOrders))
 		os.Exit(2)
 	}
 
@@ -63,28 +68,85 @@ func main() {
 		defer f.Close()
 		w = f
 	}
-	if err := write(w, *n, *distinct); err != nil {
+	if err := write(w, *n, *distinct, *format); err != nil {
 		fmt.Fprintln(os.Stderr, "genregister:", err)
 		os.Exit(1)
 	}
 }
 
-// write writes a register of n orders to w.
-func write(w io.Writer, n int, distinct bool) error {
+// write writes a register of n orders to w in format.
+func write(w io.Writer, n int, distinct bool, format string) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	bw.WriteString(header)
-	for _, o := range fixedOrders {
-		bw.WriteString(o)
-		bw.WriteByte('\n')
-	}
-	var line []byte
-	for i := range n - len(fixedOrders) {
-		line = appendOrder(line[:0], i, distinct)
-		if _, err := bw.Write(line); err != nil {
-			return err
+	var line, obj []byte
+	var err error
+	emit := func(i int, csvLine []byte) {
+		if err != nil {
+			return
+		}
+		switch format {
+		case "csv":
+			_, err = bw.Write(csvLine)
+			return
+		case "json":
+			sep := ",\n"
+			if i == 0 {
+				sep = "[\n"
+			}
+			bw.WriteString(sep)
+		}
+		if obj, err = appendJSON(obj[:0], csvLine); err == nil {
+			_, err = bw.Write(obj)
+		}
+		if format == "jsonl" {
+			bw.WriteByte('\n')
 		}
 	}
+	if format == "csv" {
+		bw.WriteString(header)
+	}
+	for i, o := range fixedOrders {
+		emit(i, append([]byte(o), '\n'))
+	}
+	for i := range n - len(fixedOrders) {
+		line = appendOrder(line[:0], i, distinct)
+		emit(len(fixedOrders)+i, line)
+	}
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		bw.WriteString("\n]\n")
+	}
 	return bw.Flush()
+}
+
+// appendJSON appends the order of a generated CSV line as a JSON object,
+// without its empty fields. No generated field holds a comma or a quote, so
+// the line splits at its commas.
+func appendJSON(b, csvLine []byte) ([]byte, error) {
+	names := strings.Split(strings.TrimSuffix(header, "\n"), ",")
+	fields := bytes.Split(bytes.TrimSuffix(csvLine, []byte("\n")), []byte(","))
+	if len(fields) != len(names) {
+		return nil, errors.New("a generated line has a comma in a field: " + string(csvLine))
+	}
+	b = append(b, '{')
+	for i, f := range fields {
+		if len(f) == 0 {
+			continue
+		}
+		if b[len(b)-1] != '{' {
+			b = append(b, ',')
+		}
+		v, err := json.Marshal(string(f))
+		if err != nil {
+			return nil, err
+		}
+		b = append(b, '"')
+		b = append(b, names[i]...)
+		b = append(b, '"', ':')
+		b = append(b, v...)
+	}
+	return append(b, '}'), nil
 }
 
 // appendOrder appends the i-th generated order as a CSV line: 85% posts,
