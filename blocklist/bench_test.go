@@ -172,6 +172,18 @@ func jsonLinesText(b testing.TB, data []byte) []byte {
 	return out.Bytes()
 }
 
+// registerAs returns a generated CSV register written as format: csv,
+// jsonl or json.
+func registerAs(tb testing.TB, data []byte, format string) []byte {
+	switch format {
+	case "jsonl":
+		return jsonLinesText(tb, data)
+	case "json":
+		return jsonArrayText(tb, data)
+	}
+	return data
+}
+
 // jsonArrayText is jsonLinesText as a JSON array, one element a line.
 func jsonArrayText(b testing.TB, data []byte) []byte {
 	lines := bytes.TrimSuffix(jsonLinesText(b, data), []byte("\n"))
@@ -194,12 +206,7 @@ func BenchmarkLoad(b *testing.B) {
 func benchmarkLoad(b *testing.B, n int, format string) {
 	loadAsCaddyDoes(b)
 	data, idBytes := genRegisterOf(n, format == "distinct-csv")
-	switch format {
-	case "jsonl":
-		data = jsonLinesText(b, data)
-	case "json":
-		data = jsonArrayText(b, data)
-	}
+	data = registerAs(b, data, strings.TrimPrefix(format, "distinct-"))
 	p := filepath.Join(b.TempDir(), "orders."+strings.TrimPrefix(format, "distinct-"))
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		b.Fatal(err)

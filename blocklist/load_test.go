@@ -129,13 +129,7 @@ func TestSkippedForeignHostIDs(t *testing.T) {
 func TestLoadCancelled(t *testing.T) {
 	data, _ := genRegister(200_000)
 	for _, format := range []string{"csv", "jsonl", "json"} {
-		text := string(data)
-		switch format {
-		case "jsonl":
-			text = string(jsonLinesText(t, data))
-		case "json":
-			text = string(jsonArrayText(t, data))
-		}
+		text := string(registerAs(t, data, format))
 		t.Run(format, func(t *testing.T) {
 			before := runtime.NumGoroutine()
 			ctx, cancel := context.WithCancel(context.Background())
@@ -170,13 +164,7 @@ func TestLoadCancelled(t *testing.T) {
 func TestSourceSizeHint(t *testing.T) {
 	data, _ := genRegister(5_000)
 	for _, format := range []string{"csv", "jsonl", "json"} {
-		text := string(data)
-		switch format {
-		case "jsonl":
-			text = string(jsonLinesText(t, data))
-		case "json":
-			text = string(jsonArrayText(t, data))
-		}
+		text := string(registerAs(t, data, format))
 		p := writeFile(t, t.TempDir(), "orders."+format, text)
 		for name, r := range map[string]func() io.Reader{
 			"file (Name)":      func() io.Reader { return nil },
