@@ -61,8 +61,8 @@ type answer struct {
 
 	// The placeholders, boxed once (the replacer stores `any`), and their
 	// provider, made once (see setPlaceholders).
-	boxedCountry, boxedID, boxedAuthority, boxedAction, boxedDryRun any
-	values                                                          caddy.ReplacerFunc
+	placeholders placeholderValues
+	values       caddy.ReplacerFunc
 
 	// Counters: the child of enforced_total for this country, action and
 	// dry run, and the transparency report's row (nil when the report is
@@ -152,14 +152,16 @@ func (h *Handler) cachedAnswer(v *registerVersion, ref blocklist.OrderRef, count
 func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang *language) *answer {
 	target := o.Target.String()
 	ans := &answer{
-		order:          o,
-		country:        country,
-		boxedCountry:   noOrders[countryIndex(country)].country,
-		boxedID:        o.ID,
-		boxedAuthority: o.Authority,
-		boxedAction:    o.Action.String(),
-		boxedDryRun:    h.DryRun,
-		enforced:       h.metrics.enforcedVec.WithLabelValues(countryLabel(country), o.Action.String(), strconv.FormatBool(h.DryRun)),
+		order:   o,
+		country: country,
+		placeholders: placeholderValues{
+			country:   boxedCountries[countryIndex(country)],
+			action:    o.Action.String(),
+			orderID:   o.ID,
+			authority: o.Authority,
+			dryRun:    h.DryRun,
+		},
+		enforced: h.metrics.enforcedVec.WithLabelValues(countryLabel(country), o.Action.String(), strconv.FormatBool(h.DryRun)),
 		logHead: []zap.Field{
 			zap.String("order", o.ID),
 			zap.String("country", country),
@@ -170,7 +172,7 @@ func (h *Handler) buildAnswer(o blocklist.Order, country string, f format, lang 
 		},
 		logTail: []zap.Field{zap.Bool("dry_run", h.DryRun)},
 	}
-	ans.values = ans.placeholder
+	ans.values = ans.placeholders.get
 	ans.logMsg, ans.summaryMsg = logMessages(o.Action, h.DryRun)
 	if !h.DryRun {
 		ans.report = transparency.row(&o, country)
@@ -303,21 +305,3 @@ var decimalTable = sync.OnceValue(func() *[4096]string {
 	}
 	return t
 })
-
-// placeholder answers the handler's placeholders for a request this answer
-// is for.
-func (ans *answer) placeholder(key string) (any, bool) {
-	switch key {
-	case placeholderCountry:
-		return ans.boxedCountry, true
-	case placeholderAction:
-		return ans.boxedAction, true
-	case placeholderOrderID:
-		return ans.boxedID, true
-	case placeholderAuthority:
-		return ans.boxedAuthority, true
-	case placeholderDryRun:
-		return ans.boxedDryRun, true
-	}
-	return nil, false
-}

@@ -48,47 +48,49 @@ var (
 	boxedFalse        any = false
 )
 
-// noOrder holds the placeholders of a request that no order applies to, for
-// one country (the last entry: unknown, or not looked up).
-type noOrder struct{ country any }
+// placeholderValues are the handler's placeholders for one outcome of a
+// request, boxed once; get answers them as a value provider.
+type placeholderValues struct{ country, action, orderID, authority, dryRun any }
 
-func (n *noOrder) values(key string, action, dryRun any) (any, bool) {
+func (p *placeholderValues) get(key string) (any, bool) {
 	switch key {
 	case placeholderCountry:
-		return n.country, true
+		return p.country, true
 	case placeholderAction:
-		return action, true
-	case placeholderOrderID, placeholderAuthority:
-		return boxedEmpty, true
+		return p.action, true
+	case placeholderOrderID:
+		return p.orderID, true
+	case placeholderAuthority:
+		return p.authority, true
 	case placeholderDryRun:
-		return dryRun, true
+		return p.dryRun, true
 	}
 	return nil, false
 }
 
-func (n *noOrder) allow(key string) (any, bool)  { return n.values(key, boxedActionAllow, boxedFalse) }
-func (n *noOrder) exempt(key string) (any, bool) { return n.values(key, boxedActionExempt, boxedFalse) }
-func (n *noOrder) refuse(key string) (any, bool) { return n.values(key, boxedActionRefuse, boxedFalse) }
-func (n *noOrder) refuseDryRun(key string) (any, bool) {
-	return n.values(key, boxedActionRefuse, boxedTrue)
-}
-
+// The providers of a request that no order applies to, by country (the last
+// entry: unknown, or not looked up), and the countries boxed.
 var (
-	noOrders                                      [iso3166.Size + 1]noOrder
+	boxedCountries                                [iso3166.Size + 1]any
 	allowValues, refuseValues, refuseDryRunValues [iso3166.Size + 1]caddy.ReplacerFunc
 	exemptValues                                  caddy.ReplacerFunc
 )
 
 func init() {
-	for i := range noOrders {
-		n := &noOrders[i]
-		n.country = boxedNoCountry
-		if i < iso3166.Size {
-			n.country = iso3166.Code(i)
-		}
-		allowValues[i], refuseValues[i], refuseDryRunValues[i] = n.allow, n.refuse, n.refuseDryRun
+	noOrder := func(country, action, dryRun any) caddy.ReplacerFunc {
+		return (&placeholderValues{country, action, boxedEmpty, boxedEmpty, dryRun}).get
 	}
-	exemptValues = noOrders[iso3166.Size].exempt
+	for i := range boxedCountries {
+		c := boxedNoCountry
+		if i < iso3166.Size {
+			c = iso3166.Code(i)
+		}
+		boxedCountries[i] = c
+		allowValues[i] = noOrder(c, boxedActionAllow, boxedFalse)
+		refuseValues[i] = noOrder(c, boxedActionRefuse, boxedFalse)
+		refuseDryRunValues[i] = noOrder(c, boxedActionRefuse, boxedTrue)
+	}
+	exemptValues = noOrder(boxedNoCountry, boxedActionExempt, boxedFalse)
 }
 
 // countryIndex is where country, a code from geo or "", has its entry in the
