@@ -267,8 +267,7 @@ func openSource(src Source) (in opened, err error) {
 
 // streamSyntax returns the syntax of a source that starts with head, to read it as a
 // stream, or 0 for what is read whole: what the head does not tell apart (UTF-16, a file of
-// nothing but white space, JSON that is not an array), which the whole-text reader has the
-// words for.
+// nothing but white space), which the whole-text reader has the words for.
 func streamSyntax(src Source, head []byte) syntax {
 	if isUTF16(string(head)) {
 		return 0
@@ -279,11 +278,7 @@ func streamSyntax(src Source, head []byte) syntax {
 	if strings.IndexFunc(h, func(r rune) bool { return !unicode.IsSpace(r) && r != utf8.RuneError }) < 0 {
 		return 0
 	}
-	s := syntaxOf(src, h)
-	if s == syntaxJSONArray && strings.TrimLeft(h, " \t\r\n")[0] != '[' {
-		return 0
-	}
-	return s
+	return syntaxOf(src, h)
 }
 
 // estimateRows estimates, from above, how many rows a source of size bytes that starts with
@@ -482,11 +477,6 @@ func (b *builder) parseSource(src Source, in *opened) error {
 		if !empty {
 			switch syntaxOf(src, text) {
 			case syntaxJSONArray:
-				if start := strings.TrimLeft(text, " \t\r\n"); start[0] != '[' {
-					line := 1 + strings.Count(text[:len(text)-len(start)], "\n")
-					b.fileError(file, line, errors.New("want a JSON array of objects"))
-					break
-				}
 				err = b.parseJSONArray(file, strings.NewReader(text))
 			case syntaxJSONLines:
 				err = b.parseJSONLines(file, strings.NewReader(text))

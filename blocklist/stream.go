@@ -14,10 +14,11 @@ import (
 	"unsafe"
 )
 
-// CSV and JSON Lines registers are read as a stream of chunks, each cut at the end of a
-// record, and the chunks are validated on every processor at once while the builder commits
-// them in order. A million-order file is never in memory whole: a few chunks are, and they
-// are reused, so that loading allocates about what the register keeps.
+// CSV and JSON registers are read as a stream of chunks, each cut at the end of a record (a
+// CSV record, a line of JSON Lines, an element of a JSON array), and the chunks are
+// validated on every processor at once while the builder commits them in order. A
+// million-order file is never in memory whole: a few chunks are, and they are reused, so
+// that loading allocates about what the register keeps.
 //
 // A chunk's text is a string view of its buffer (see fill). Whatever a row keeps of that text
 // beyond the chunk's commit must be copied first: the arenas copy ids, values and texts,
@@ -418,9 +419,8 @@ func validateJSONLinesChunk(pace *pacer, v *rowValidator, c *chunk) {
 }
 
 // parseJSONArray reads a JSON array of objects as a stream of chunks, each cut after an
-// element, checking the elements of each chunk as JSON Lines' objects are checked. r must
-// start with the array's "[", after white space. Errors name the element and the line it
-// starts on; the error returned is one of reading r.
+// element, checking the elements of each chunk as JSON Lines' objects are checked. Errors
+// name the element and the line it starts on; the error returned is one of reading r.
 func (b *builder) parseJSONArray(file uint16, r io.Reader) error {
 	br, ok := r.(io.ByteReader)
 	if !ok {
@@ -430,14 +430,15 @@ func (b *builder) parseJSONArray(file uint16, r io.Reader) error {
 	line := 1
 	for {
 		c, err := br.ReadByte()
+		if err == io.EOF || err == nil && c != '[' && !isJSONSpace(c) {
+			b.fileError(file, line, errors.New("want a JSON array of objects"))
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		if c == '[' {
 			break
-		}
-		if !isJSONSpace(c) {
-			return errors.New("want a JSON array of objects") // callers send only arrays
 		}
 		if c == '\n' {
 			line++
