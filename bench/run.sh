@@ -191,10 +191,11 @@ gw_loglimit_port=$((PORT_BASE + 15))
 gw_static451h_port=$((PORT_BASE + 16))
 gw_refresh_port=$((PORT_BASE + 17))
 gw_vars_port=$((PORT_BASE + 18))
+gw_bare_port=$((PORT_BASE + 20))
 admin_port=$((PORT_BASE + 19))
 upstream_port=$((PORT_BASE + 90))
 for port in $plain_respond_port $plain_proxy_port $heap_respond_port $heap_idle_port $gw_respond_port $gw_proxy_port \
-	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $gw_refresh_port $gw_vars_port $admin_port $upstream_port; do
+	$gw_noguard_port $gw_static451_port $gw_loglimit_port $gw_static451h_port $gw_refresh_port $gw_vars_port $gw_bare_port $admin_port $upstream_port; do
 	if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
 		die "port $port on 127.0.0.1 is in use; set PORT_BASE to another value"
 	fi
@@ -313,6 +314,10 @@ EOF
 	vars floor 1
 	respond "ok"
 }
+:$gw_bare_port {
+	bind 127.0.0.1
+	respond "ok"
+}
 :$gw_static451_port {
 	bind 127.0.0.1
 	respond <<NOTICE
@@ -409,6 +414,7 @@ for ip in 8.8.8.8 81.2.69.142; do
 done
 expect 451 "$gw_loglimit_port" "$blocked_path" 77.88.55.88
 expect 200 "$gw_vars_port" "$blocked_path" 77.88.55.88
+expect 200 "$gw_bare_port" "$blocked_path" 77.88.55.88
 expect 451 "$gw_static451_port" "$blocked_path" 77.88.55.88
 expect 451 "$gw_static451h_port" "$blocked_path" 77.88.55.88
 log "451 bodies: gateway $(curl -s -H 'X-Forwarded-For: 77.88.55.88' "http://127.0.0.1:$gw_respond_port$blocked_path" | wc -c) B, static $(curl -s "http://127.0.0.1:$gw_static451_port$blocked_path" | wc -c) B"
@@ -570,6 +576,7 @@ gw_respond="gateway|http://127.0.0.1:$gw_respond_port|ok|none"
 gw_respond_451="gateway|http://127.0.0.1:$gw_respond_port|blocked|none"
 gw_respond_noguard="gateway, shared_cache allow|http://127.0.0.1:$gw_noguard_port|ok|none"
 gw_vars="vars, then respond|http://127.0.0.1:$gw_vars_port|ok|none"
+gw_bare="respond, in the gateway's process|http://127.0.0.1:$gw_bare_port|ok|none"
 static_451="respond … 451|http://127.0.0.1:$gw_static451_port|blocked|none"
 gw_loglimit_451="gateway, log_limit 100 1s|http://127.0.0.1:$gw_loglimit_port|blocked|none"
 static_451_headers="respond … 451, same headers|http://127.0.0.1:$gw_static451h_port|blocked|none"
@@ -719,6 +726,7 @@ pair respond-allow-ru "respond, allowed, many RU IPs" 0.97 1.10 many-ru "$allowe
 pair respond-allow-few "respond, allowed, 4 client IPs" 0.97 1.10 few-mixed "$allowed_path" 0 "$plain_respond" "$gw_respond"
 pair respond-allow-guard "respond, allowed, many client IPs: shared_cache guard against allow" 0.97 1.10 many-mixed "$allowed_path" 0 "$gw_respond_noguard" "$gw_respond"
 pair respond-allow-floor "a handler that does next to nothing (vars) before respond, many client IPs: Caddy's own cost of one more handler" - - many-mixed "$allowed_path" 0 "$plain_respond" "$gw_vars"
+pair respond-allow-process "respond alone, in the gateway's process against plain Caddy's, many client IPs: what the process costs, with no handler" - - many-mixed "$allowed_path" 0 "$plain_respond" "$gw_bare"
 pair respond-allow-vars "respond, allowed, many client IPs, against vars before respond" - - many-mixed "$allowed_path" 0 "$gw_vars" "$gw_respond"
 pair respond-block-many "respond, blocked (451), many RU IPs" - - many-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
 pair respond-block-few "respond, blocked (451), 4 RU IPs" - - few-ru "$blocked_path" 0 "$plain_respond" "$gw_respond_451"
