@@ -3,7 +3,7 @@
 # and a register of a million orders, on loopback, in alternating runs.
 # BENCHMARKS.md explains the scenarios and how to read the table.
 #
-#   bench/run.sh                      # the full run (~25 minutes)
+#   bench/run.sh                      # the full run (~30 minutes)
 #   ROUNDS=1 DURATION=3s bench/run.sh # a smoke run (~2 minutes)
 #
 # Settings (environment):
