@@ -349,7 +349,7 @@ func validateCSVChunk(pace *pacer, v *rowValidator, c *chunk, comma byte, column
 			if serr.line != serr.startLine {
 				msg += fmt.Sprintf(" (noticed on line %d)", serr.line)
 			}
-			c.rows = append(c.rows, checkedRow{line: uint32(serr.startLine), recordErr: errors.New(msg)})
+			c.rows = append(c.rows, checkedRow{line: uint32(serr.startLine), index: -1, recordErr: errors.New(msg)})
 			c.broken = true
 			return
 		}
@@ -361,7 +361,7 @@ func validateCSVChunk(pace *pacer, v *rowValidator, c *chunk, comma byte, column
 			if len(cr.fields) == 1 && trimField(cr.fields[0]) == "" {
 				continue
 			}
-			c.rows = append(c.rows, checkedRow{line: uint32(start), recordErr: fmt.Errorf("%d fields, but the header has %d", len(cr.fields), len(columns))})
+			c.rows = append(c.rows, checkedRow{line: uint32(start), index: -1, recordErr: fmt.Errorf("%d fields, but the header has %d", len(cr.fields), len(columns))})
 			continue
 		}
 		r = row{index: -1, start: start}
