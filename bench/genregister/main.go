@@ -1,8 +1,9 @@
 // Command genregister writes a synthetic register of legal orders for the
 // load benchmarks in bench/run.sh: CSV with the header that georestrict
-// reads (or the same orders as JSON Lines or a JSON array, with -format), shaped like a large national register (mostly posts, then accounts,
-// exact paths and a few path prefixes, in Russia and its neighbours), plus a
-// few fixed orders that the benchmark's blocked and upload traffic relies on.
+// reads (or, with -format, the same orders as JSON Lines or a JSON array),
+// shaped like a large national register (mostly posts, then accounts, exact
+// paths and a few path prefixes, in Russia and its neighbours), plus a few
+// fixed orders that the benchmark's blocked and upload traffic relies on.
 //
 // Usage:
 //
@@ -41,6 +42,9 @@ var fixedOrders = []string{
 }
 
 const header = "id,countries,target,action,authority,reference,notice,reason,start,end\n"
+
+// fieldNames are header's columns, the keys of the JSON formats.
+var fieldNames = strings.Split(strings.TrimSuffix(header, "\n"), ",")
 
 var (
 	authorities = []string{"Roskomnadzor", "Prosecutor General", "Moscow City Court", "FNS", "MVD"}
@@ -124,9 +128,8 @@ func write(w io.Writer, n int, distinct bool, format string) error {
 // without its empty fields. No generated field holds a comma or a quote, so
 // the line splits at its commas.
 func appendJSON(b, csvLine []byte) ([]byte, error) {
-	names := strings.Split(strings.TrimSuffix(header, "\n"), ",")
 	fields := bytes.Split(bytes.TrimSuffix(csvLine, []byte("\n")), []byte(","))
-	if len(fields) != len(names) {
+	if len(fields) != len(fieldNames) {
 		return nil, errors.New("a generated line has a comma in a field: " + string(csvLine))
 	}
 	b = append(b, '{')
@@ -142,7 +145,7 @@ func appendJSON(b, csvLine []byte) ([]byte, error) {
 			return nil, err
 		}
 		b = append(b, '"')
-		b = append(b, names[i]...)
+		b = append(b, fieldNames[i]...)
 		b = append(b, '"', ':')
 		b = append(b, v...)
 	}
